@@ -1,0 +1,53 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Settings shared by every Swift target: Swift 6 language mode with complete
+/// strict concurrency is the default of tools 6.0; these add warnings as errors
+/// and the upcoming features that keep imports honest.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .unsafeFlags(["-warnings-as-errors"]),
+]
+
+let package = Package(
+    name: "infisicalfs",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "infisicalfs", targets: ["infisicalfs"])
+    ],
+    targets: [
+        // C libraries: each reached only through the Swift module named beside it.
+        .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),  // FuseKit
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),  // SecretCrypto
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),  // LocalStore
+
+        .target(name: "Logging", swiftSettings: strictSettings),
+        .target(name: "FuseKit", dependencies: ["CFuse", "Logging"], swiftSettings: strictSettings),
+        .target(name: "SecretCrypto", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
+        .target(name: "SecretsCore", dependencies: ["Logging"], swiftSettings: strictSettings),
+        .target(
+            name: "LocalStore", dependencies: ["CSQLite", "SecretCrypto", "SecretsCore", "Logging"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "InfisicalFS", dependencies: ["FuseKit", "SecretsCore", "SecretCrypto", "Logging"],
+            swiftSettings: strictSettings),
+        .target(
+            name: "InfisicalFSCLI",
+            dependencies: ["InfisicalFS", "FuseKit", "SecretsCore", "LocalStore", "Logging"],
+            swiftSettings: strictSettings),
+        .executableTarget(name: "infisicalfs", dependencies: ["InfisicalFSCLI"], swiftSettings: strictSettings),
+
+        .testTarget(name: "SecretsCoreTests", dependencies: ["SecretsCore"], swiftSettings: strictSettings),
+        .testTarget(name: "SecretCryptoTests", dependencies: ["SecretCrypto"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "LocalStoreTests", dependencies: ["LocalStore", "SecretsCore", "SecretCrypto"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "InfisicalFSTests", dependencies: ["InfisicalFS", "FuseKit", "SecretsCore"],
+            swiftSettings: strictSettings),
+        .testTarget(name: "CLITests", dependencies: ["InfisicalFSCLI"], swiftSettings: strictSettings),
+        .testTarget(name: "MountTests", dependencies: ["SecretsCore"], swiftSettings: strictSettings),
+    ]
+)

@@ -1,0 +1,220 @@
+public import Foundation
+public import Logging
+import Synchronization
+
+/// A read-through cache in front of any backend. One list call fills every
+/// secret of a folder; entries live `ttl`, and a refetch restarts the timer.
+/// Writes go through to the backend and then update the cache with what the
+/// backend stored. When the backend cannot be reached, expired entries are
+/// served instead of an error, with one log line.
+public final class CachingBackend: SecretBackend {
+    private struct Entry<Value: Sendable>: Sendable {
+        let value: Value
+        let fetchedAt: Date
+    }
+
+    private struct State: Sendable {
+        var projects: Entry<[Project]>?
+        var listings: [SecretLocation: Entry<FolderListing>] = [:]
+        var secrets: [SecretKey: Entry<Secret>] = [:]
+    }
+
+    private struct SecretKey: Hashable, Sendable {
+        let location: SecretLocation
+        let name: String
+    }
+
+    private let backend: any SecretBackend
+    private let ttl: TimeInterval
+    private let now: @Sendable () -> Date
+    private let logger: Logger
+    private let state = Mutex(State())
+
+    /// - Parameters:
+    ///   - ttl: seconds an entry stays fresh; 0 disables the cache.
+    ///   - now: the clock, replaceable in tests.
+    public init(
+        _ backend: any SecretBackend, ttl: TimeInterval, logger: Logger = .disabled,
+        now: @escaping @Sendable () -> Date = Date.init
+    ) {
+        self.backend = backend
+        self.ttl = ttl
+        self.logger = logger
+        self.now = now
+    }
+
+    public var capabilities: BackendCapabilities { backend.capabilities }
+
+    // MARK: Reads
+
+    public func listProjects() throws -> [Project] {
+        try cached(\.projects, fetch: backend.listProjects, what: "project list")
+    }
+
+    public func project(_ reference: String) throws -> Project {
+        if let projects = fresh(state.withLock { $0.projects }),
+            let project = projects.first(where: { $0.isNamed(reference) })
+        {
+            return project
+        }
+        return try backend.project(reference)
+    }
+
+    public func listFolder(_ location: SecretLocation) throws -> FolderListing {
+        try cached(\.listings[location], fetch: { try backend.listFolder(location) }, what: "folder \(location)")
+    }
+
+    public func getSecret(_ name: String, in location: SecretLocation) throws -> Secret {
+        let key = SecretKey(location: location, name: name)
+        if let listing = fresh(state.withLock({ $0.listings[location] })) {
+            guard let secret = listing.secret(named: name) else {
+                throw BackendError.notFound("no secret '\(name)' in \(location)")
+            }
+            return secret
+        }
+        return try cached(\.secrets[key], fetch: { try backend.getSecret(name, in: location) }, what: "secret \(name)")
+    }
+
+    // MARK: Writes
+
+    public func createSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
+        let secret = try backend.createSecret(name, value: value, in: location)
+        remember(secret, in: location)
+        return secret
+    }
+
+    public func updateSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
+        let secret = try backend.updateSecret(name, value: value, in: location)
+        remember(secret, in: location)
+        return secret
+    }
+
+    public func deleteSecret(_ name: String, in location: SecretLocation) throws {
+        do {
+            try backend.deleteSecret(name, in: location)
+        } catch let error as BackendError where error.kind == .notFound {
+            forget(name, in: location)
+            throw error
+        }
+        forget(name, in: location)
+    }
+
+    public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
+        throws -> Secret
+    {
+        defer { forget(name, in: source) }
+        let moved = try backend.moveSecret(name, from: source, to: newName, in: target)
+        forget(name, in: source)
+        remember(moved, in: target)
+        return moved
+    }
+
+    public func createFolder(_ name: String, in parent: SecretLocation) throws {
+        defer { invalidateTree(parent) }
+        try backend.createFolder(name, in: parent)
+    }
+
+    public func deleteFolder(_ name: String, in parent: SecretLocation) throws {
+        defer { invalidateTree(parent) }
+        try backend.deleteFolder(name, in: parent)
+    }
+
+    public func renameFolder(_ name: String, in parent: SecretLocation, to newName: String) throws {
+        defer { invalidateTree(parent) }
+        try backend.renameFolder(name, in: parent, to: newName)
+    }
+
+    public func createProject(slug: String) throws -> Project {
+        defer { state.withLock { $0.projects = nil } }
+        return try backend.createProject(slug: slug)
+    }
+
+    public func deleteProject(id: String) throws {
+        defer { invalidateProject(id) }
+        try backend.deleteProject(id: id)
+    }
+
+    public func createEnvironment(slug: String, in projectID: String) throws -> Project {
+        defer { invalidateProject(projectID) }
+        return try backend.createEnvironment(slug: slug, in: projectID)
+    }
+
+    public func deleteEnvironment(slug: String, in projectID: String) throws {
+        defer { invalidateProject(projectID) }
+        try backend.deleteEnvironment(slug: slug, in: projectID)
+    }
+
+    /// Drops every entry, so the next read asks the backend.
+    public func invalidateAll() {
+        state.withLock { $0 = State() }
+    }
+
+    // MARK: Mechanics
+
+    private func fresh<Value>(_ entry: Entry<Value>?) -> Value? {
+        guard let entry, ttl > 0, now().timeIntervalSince(entry.fetchedAt) < ttl else { return nil }
+        return entry.value
+    }
+
+    /// Serves a fresh entry, else fetches and stores; when the fetch fails
+    /// because the backend is unreachable, serves the expired entry instead.
+    private func cached<Value: Sendable>(
+        _ slot: WritableKeyPath<State, Entry<Value>?>, fetch: () throws -> Value, what: String
+    ) throws -> Value {
+        let entry = state.withLock { $0[keyPath: slot] }
+        if let value = fresh(entry) { return value }
+        do {
+            let value = try fetch()
+            if ttl > 0 {
+                let stored = Entry(value: value, fetchedAt: now())
+                state.withLock { $0[keyPath: slot] = stored }
+            }
+            return value
+        } catch let error as BackendError where [.unavailable, .timedOut].contains(error.kind) {
+            guard let entry else { throw error }
+            logger.warning("serving cached \(what) fetched at \(entry.fetchedAt): \(error.reason)")
+            return entry.value
+        }
+    }
+
+    private func remember(_ secret: Secret, in location: SecretLocation) {
+        guard ttl > 0 else { return }
+        let stamp = now()
+        state.withLock { state in
+            state.secrets[SecretKey(location: location, name: secret.name)] = Entry(value: secret, fetchedAt: stamp)
+            guard let entry = state.listings[location] else { return }
+            var listing = entry.value
+            listing.secrets.removeAll { $0.name == secret.name }
+            listing.secrets.append(secret)
+            state.listings[location] = Entry(value: listing, fetchedAt: entry.fetchedAt)
+        }
+    }
+
+    private func forget(_ name: String, in location: SecretLocation) {
+        state.withLock { state in
+            state.secrets[SecretKey(location: location, name: name)] = nil
+            guard let entry = state.listings[location] else { return }
+            var listing = entry.value
+            listing.secrets.removeAll { $0.name == name }
+            state.listings[location] = Entry(value: listing, fetchedAt: entry.fetchedAt)
+        }
+    }
+
+    private func invalidateTree(_ location: SecretLocation) {
+        state.withLock { state in
+            let stale: (SecretLocation) -> Bool = {
+                $0.sharesEnvironment(with: location) && $0.path.isWithin(location.path)
+            }
+            state.listings = state.listings.filter { !stale($0.key) }
+            state.secrets = state.secrets.filter { !stale($0.key.location) }
+        }
+    }
+
+    private func invalidateProject(_ projectID: String) {
+        state.withLock { state in
+            state.projects = nil
+            state.listings = state.listings.filter { $0.key.projectID != projectID }
+            state.secrets = state.secrets.filter { $0.key.location.projectID != projectID }
+        }
+    }
+}

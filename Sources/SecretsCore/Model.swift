@@ -1,0 +1,134 @@
+public import Foundation
+
+/// An Infisical project: reached by its ID or its slug.
+public struct Project: Sendable, Hashable {
+    public let id: String
+    public let slug: String
+    public let name: String
+    /// The project's environments, in the order Infisical lists them.
+    public let environments: [Environment]
+
+    public init(id: String, slug: String, name: String, environments: [Environment]) {
+        self.id = id
+        self.slug = slug
+        self.name = name
+        self.environments = environments
+    }
+
+    /// Whether `reference` names this project, by ID or by slug.
+    public func isNamed(_ reference: String) -> Bool { reference == id || reference == slug }
+}
+
+public struct Environment: Sendable, Hashable {
+    public let slug: String
+    public let name: String
+
+    public init(slug: String, name: String) {
+        self.slug = slug
+        self.name = name
+    }
+}
+
+/// A folder path inside an environment, as Infisical's `secretPath`: `/` or
+/// `/a/b`, each segment a valid folder name.
+public struct SecretPath: Sendable, Hashable, CustomStringConvertible {
+    public let segments: [String]
+
+    public static let root = SecretPath(segments: [])
+
+    public init(segments: [String]) { self.segments = segments }
+
+    /// Parses the canonical form (`/`, `/a`, `/a/b`); nil for anything else.
+    public init?(canonical: String) {
+        guard canonical.hasPrefix("/") else { return nil }
+        if canonical == "/" {
+            self.segments = []
+            return
+        }
+        let parts = canonical.dropFirst().split(separator: "/", omittingEmptySubsequences: false).map(String.init)
+        guard parts.allSatisfy({ NamingRules.isValidFolderName($0) }) else { return nil }
+        self.segments = parts
+    }
+
+    public var description: String { "/" + segments.joined(separator: "/") }
+    public var isRoot: Bool { segments.isEmpty }
+    public var name: String? { segments.last }
+    public var parent: SecretPath? { isRoot ? nil : SecretPath(segments: Array(segments.dropLast())) }
+    public func appending(_ folder: String) -> SecretPath { SecretPath(segments: segments + [folder]) }
+
+    /// Whether `self` is `other` or lies below it.
+    public func isWithin(_ other: SecretPath) -> Bool { segments.starts(with: other.segments) }
+}
+
+/// Where secrets live: a folder of one environment of one project.
+public struct SecretLocation: Sendable, Hashable, CustomStringConvertible {
+    /// The project's ID (never its slug, so one folder has one location).
+    public let projectID: String
+    public let environment: String
+    public let path: SecretPath
+
+    public init(projectID: String, environment: String, path: SecretPath) {
+        self.projectID = projectID
+        self.environment = environment
+        self.path = path
+    }
+
+    public var description: String { "\(projectID)/\(environment)\(path.isRoot ? "" : path.description)" }
+
+    public func appending(_ folder: String) -> SecretLocation {
+        SecretLocation(projectID: projectID, environment: environment, path: path.appending(folder))
+    }
+
+    public var parent: SecretLocation? {
+        path.parent.map { SecretLocation(projectID: projectID, environment: environment, path: $0) }
+    }
+
+    /// Same project and environment: the scope inside which a rename can move things.
+    public func sharesEnvironment(with other: SecretLocation) -> Bool {
+        projectID == other.projectID && environment == other.environment
+    }
+}
+
+/// Infisical's two kinds of secret: one shared by the project, or one
+/// personal to a user that overrides the shared one of the same name.
+public enum SecretType: String, Sendable, Hashable, Codable {
+    case shared
+    case personal
+}
+
+/// One secret as the backend stored it.
+public struct Secret: Sendable, Hashable {
+    public let name: String
+    public let value: String
+    public let version: Int
+    public let type: SecretType
+    public let createdAt: Date
+    public let updatedAt: Date
+
+    public init(name: String, value: String, version: Int, type: SecretType = .shared, createdAt: Date, updatedAt: Date) {
+        self.name = name
+        self.value = value
+        self.version = version
+        self.type = type
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+
+    /// The value's length in bytes, which is the file's size.
+    public var size: Int { value.utf8.count }
+}
+
+/// A folder's content from one list call: its secrets (with values) and the
+/// names of its direct subfolders.
+public struct FolderListing: Sendable, Hashable {
+    public var secrets: [Secret]
+    public var folders: [String]
+
+    public init(secrets: [Secret], folders: [String]) {
+        self.secrets = secrets
+        self.folders = folders
+    }
+
+    public func secret(named name: String) -> Secret? { secrets.first { $0.name == name } }
+    public var isEmpty: Bool { secrets.isEmpty && folders.isEmpty }
+}

@@ -1,0 +1,81 @@
+/// Infisical's naming rules, shared by every backend so the local store and
+/// Infisical accept and refuse the same names.
+public enum NamingRules {
+    /// The longest name a file system entry may have (NAME_MAX).
+    public static let maximumNameBytes = 255
+    /// The longest project or environment slug.
+    public static let maximumSlugLength = 64
+
+    public enum Verdict: Sendable, Equatable {
+        case valid
+        case invalid(String)
+        case tooLong(String)
+    }
+
+    /// A secret name: any characters but `/` and `:`, not empty, no leading or
+    /// trailing white space (Infisical trims names, so such a file could never
+    /// be found again under the name it was created with).
+    public static func checkSecretName(_ name: String) -> Verdict {
+        if name.utf8.count > maximumNameBytes {
+            return .tooLong("secret name is longer than \(maximumNameBytes) bytes")
+        }
+        if name.isEmpty { return .invalid("secret name is empty") }
+        if name.contains("/") || name.contains(":") {
+            return .invalid("secret name '\(name)' contains '/' or ':'")
+        }
+        if name.unicodeScalars.first.map(isJavaScriptWhitespace) == true
+            || name.unicodeScalars.last.map(isJavaScriptWhitespace) == true
+        {
+            return .invalid("secret name '\(name)' starts or ends with white space")
+        }
+        if name == "." || name == ".." { return .invalid("'\(name)' is not a secret name") }
+        return .valid
+    }
+
+    /// A folder name: letters, digits, `_` and `-` only (Infisical's rule).
+    public static func checkFolderName(_ name: String) -> Verdict {
+        if name.utf8.count > maximumNameBytes {
+            return .tooLong("folder name is longer than \(maximumNameBytes) bytes")
+        }
+        return isValidFolderName(name)
+            ? .valid : .invalid("folder name '\(name)' may hold only letters, digits, '_' and '-'")
+    }
+
+    public static func isValidFolderName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= maximumNameBytes
+            && name.utf8.allSatisfy { byte in
+                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                    || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                    || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+                    || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+            }
+    }
+
+    /// A project or environment slug: lowercase letters, digits and `-`,
+    /// starting with a letter or digit.
+    public static func checkSlug(_ slug: String, of what: String) -> Verdict {
+        if slug.utf8.count > maximumSlugLength {
+            return .tooLong("\(what) slug is longer than \(maximumSlugLength) characters")
+        }
+        let isSlugByte: (UInt8) -> Bool = { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
+        }
+        guard let first = slug.utf8.first, first != UInt8(ascii: "-"), slug.utf8.allSatisfy(isSlugByte) else {
+            return .invalid("\(what) slug '\(slug)' may hold only lowercase letters, digits and '-'")
+        }
+        return .valid
+    }
+
+    /// White space as JavaScript's `String.prototype.trim` sees it, which is
+    /// what the Infisical server trims names and values with.
+    public static func isJavaScriptWhitespace(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x20, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F,
+            0x3000, 0xFEFF:
+            return true
+        default:
+            return false
+        }
+    }
+}
