@@ -37,17 +37,18 @@ let package = Package(
             name: "InfisicalFSCLI",
             dependencies: ["InfisicalFS", "FuseKit", "SecretsCore", "LocalStore", "Logging"],
             swiftSettings: strictSettings),
+        .target(name: "TestSupport", dependencies: ["SecretsCore"], swiftSettings: strictSettings),
         .executableTarget(name: "infisicalfs", dependencies: ["InfisicalFSCLI"], swiftSettings: strictSettings),
 
-        .testTarget(name: "SecretsCoreTests", dependencies: ["SecretsCore"], swiftSettings: strictSettings),
+        .testTarget(name: "SecretsCoreTests", dependencies: ["SecretsCore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "SecretCryptoTests", dependencies: ["SecretCrypto"], swiftSettings: strictSettings),
         .testTarget(
             name: "LocalStoreTests", dependencies: ["LocalStore", "SecretsCore", "SecretCrypto"],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "InfisicalFSTests", dependencies: ["InfisicalFS", "FuseKit", "SecretsCore"],
+            name: "InfisicalFSTests", dependencies: ["InfisicalFS", "FuseKit", "SecretsCore", "TestSupport", "Logging"],
             swiftSettings: strictSettings),
         .testTarget(name: "CLITests", dependencies: ["InfisicalFSCLI"], swiftSettings: strictSettings),
-        .testTarget(name: "MountTests", dependencies: ["SecretsCore"], swiftSettings: strictSettings),
+        .testTarget(name: "MountTests", dependencies: [], swiftSettings: strictSettings),
     ]
 )

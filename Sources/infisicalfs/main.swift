@@ -1,1 +1,4 @@
-print("todo")
+import Foundation
+import InfisicalFSCLI
+
+exit(InfisicalFSMain.run(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment))

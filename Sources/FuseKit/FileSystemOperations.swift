@@ -1,0 +1,42 @@
+/// The operations a FUSE file system answers, in Swift terms. FuseKit
+/// decodes each kernel request, calls one of these on a libfuse worker
+/// thread, and sends the one reply. Implementations are called from many
+/// threads at once and must not hold a lock across slow work.
+///
+/// Directory listings are snapshots: `openDirectory` returns all entries
+/// once and FuseKit pages them out to `readdir`.
+public protocol FileSystemOperations: AnyObject, Sendable {
+    func lookup(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) -> Entry
+    /// The kernel dropped `lookups` references to `inode`.
+    func forget(_ inode: InodeNumber, lookups: UInt64)
+    /// Attributes and how many seconds the kernel may keep them.
+    func attributes(of inode: InodeNumber, handle: FuseHandle?, context: RequestContext) throws(Errno)
+        -> (FileAttributes, timeout: Double)
+    func setAttributes(
+        of inode: InodeNumber, _ changes: AttributeChanges, handle: FuseHandle?, context: RequestContext
+    ) throws(Errno) -> (FileAttributes, timeout: Double)
+
+    func makeDirectory(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) -> Entry
+    func removeDirectory(parent: InodeNumber, name: String, context: RequestContext) throws(Errno)
+    func removeFile(parent: InodeNumber, name: String, context: RequestContext) throws(Errno)
+    func rename(
+        parent: InodeNumber, name: String, newParent: InodeNumber, newName: String, flags: RenameFlags,
+        context: RequestContext
+    ) throws(Errno)
+
+    func open(_ inode: InodeNumber, flags: OpenFlags, context: RequestContext) throws(Errno) -> OpenReply
+    func create(parent: InodeNumber, name: String, flags: OpenFlags, context: RequestContext) throws(Errno)
+        -> (Entry, OpenReply)
+    func read(_ inode: InodeNumber, handle: FuseHandle, offset: UInt64, size: Int) throws(Errno) -> [UInt8]
+    /// Returns the number of bytes taken.
+    func write(_ inode: InodeNumber, handle: FuseHandle, offset: UInt64, data: [UInt8], context: RequestContext)
+        throws(Errno) -> Int
+    /// Called on every close(2) of a descriptor; its error is close's error.
+    func flush(_ inode: InodeNumber, handle: FuseHandle, context: RequestContext) throws(Errno)
+    func fsync(_ inode: InodeNumber, handle: FuseHandle, dataOnly: Bool) throws(Errno)
+    /// The last descriptor of the open file is gone; no reply error reaches anyone.
+    func release(_ inode: InodeNumber, handle: FuseHandle)
+
+    func openDirectory(_ inode: InodeNumber, context: RequestContext) throws(Errno) -> [DirectoryEntry]
+    func statistics() -> FileSystemStatistics
+}

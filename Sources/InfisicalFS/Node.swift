@@ -1,0 +1,115 @@
+import FuseKit
+import SecretsCore
+
+/// What an inode stands for in the tree of SPEC.md.
+enum Node: Hashable, Sendable {
+    case root
+    /// `/<project>`: always by the project's ID, whichever name reached it.
+    case project(id: String)
+    /// `/<project>/<env>` (the root path) or a folder below it.
+    case folder(SecretLocation)
+    case secret(SecretLocation, name: String)
+
+    var isDirectory: Bool {
+        if case .secret = self { return false }
+        return true
+    }
+
+    /// The node's path for log lines: names only, never values.
+    var logPath: String {
+        switch self {
+        case .root: "/"
+        case .project(let id): "/\(id)"
+        case .folder(let location): "/\(location)"
+        case .secret(let location, let name): "/\(location)/\(name)"
+        }
+    }
+
+    /// This node after the folder `old` became `new`, or nil when it is not inside `old`.
+    func rebased(from old: SecretLocation, to new: SecretLocation) -> Node? {
+        func rebase(_ location: SecretLocation) -> SecretLocation? {
+            guard location.sharesEnvironment(with: old), location.path.isWithin(old.path) else { return nil }
+            let rest = location.path.segments.dropFirst(old.path.segments.count)
+            return SecretLocation(
+                projectID: new.projectID, environment: new.environment,
+                path: SecretPath(segments: new.path.segments + rest))
+        }
+        switch self {
+        case .folder(let location): return rebase(location).map { .folder($0) }
+        case .secret(let location, let name): return rebase(location).map { .secret($0, name: name) }
+        case .root, .project: return nil
+        }
+    }
+}
+
+/// Inode numbers handed to the kernel, with the kernel's lookup counts.
+/// Numbers are never reused within a mount.
+struct InodeTable: Sendable {
+    private struct Record: Sendable {
+        var node: Node
+        var lookups: UInt64
+        /// Unlinked or replaced: the kernel may still hold it, but no name leads to it.
+        var detached = false
+    }
+
+    private var records: [UInt64: Record] = [InodeNumber.root.rawValue: Record(node: .root, lookups: 1)]
+    private var byNode: [Node: UInt64] = [.root: InodeNumber.root.rawValue]
+    private var next: UInt64 = 2
+
+    /// The inode for `node`, counting one more kernel lookup.
+    mutating func reference(_ node: Node) -> InodeNumber {
+        if let number = byNode[node] {
+            records[number]!.lookups += 1
+            return InodeNumber(rawValue: number)
+        }
+        let number = next
+        next += 1
+        records[number] = Record(node: node, lookups: 1)
+        byNode[node] = number
+        return InodeNumber(rawValue: number)
+    }
+
+    /// The node an inode stands for; nil when unknown or detached.
+    func node(_ inode: InodeNumber) -> Node? {
+        guard let record = records[inode.rawValue], !record.detached else { return nil }
+        return record.node
+    }
+
+    func inode(of node: Node) -> InodeNumber? { byNode[node].map(InodeNumber.init(rawValue:)) }
+
+    mutating func forget(_ inode: InodeNumber, lookups: UInt64) {
+        guard inode != .root, var record = records[inode.rawValue] else { return }
+        record.lookups = record.lookups > lookups ? record.lookups - lookups : 0
+        if record.lookups == 0 {
+            records[inode.rawValue] = nil
+            if byNode[record.node] == inode.rawValue { byNode[record.node] = nil }
+        } else {
+            records[inode.rawValue] = record
+        }
+    }
+
+    /// No name leads to `node` any more (unlink, rmdir, or replaced by a rename).
+    mutating func detach(_ node: Node) {
+        guard let number = byNode.removeValue(forKey: node) else { return }
+        records[number]?.detached = true
+    }
+
+    /// A rename: the inode of `old` (and of everything below it) now stands
+    /// for the new name, as the kernel's dentry does.
+    mutating func move(_ old: Node, to new: Node) {
+        detach(new)
+        var moves: [(UInt64, Node)] = []
+        if case .folder(let from) = old, case .folder(let to) = new {
+            for (node, number) in byNode {
+                if let rebased = node.rebased(from: from, to: to) { moves.append((number, rebased)) }
+            }
+        } else if let number = byNode[old] {
+            moves.append((number, new))
+        }
+        for (number, _) in moves { byNode[records[number]!.node] = nil }
+        for (number, node) in moves {
+            records[number]!.node = node
+            byNode[node] = number
+        }
+    }
+}

@@ -1,0 +1,247 @@
+public import FuseKit
+import Foundation
+import Logging
+import SecretsCore
+import Synchronization
+
+/// One open file: its content as the writer sees it, committed to the
+/// backend as a whole on flush, fsync or close.
+struct OpenFile: Sendable {
+    let inode: InodeNumber
+    let flags: OpenFlags
+    var content: [UInt8]
+    /// Content changed since the last commit.
+    var dirty: Bool
+    /// Created by this open and not stored yet: the first commit creates it.
+    var isNew: Bool
+    /// An O_APPEND open of a single-line value whose echo newline was dropped
+    /// when it was stored: a first write that is a line gets it back, so
+    /// `echo a > F; echo b >> F` gives "a\nb\n" as on a disk.
+    var restoresLineBreak = false
+}
+
+extension SecretsFileSystem {
+    public func open(_ inode: InodeNumber, flags: OpenFlags, context: RequestContext) throws(Errno) -> OpenReply {
+        let node = try node(inode)
+        guard case .secret(let location, let name) = node else { throw .isDirectory }
+        if flags.writes { try refuseIfReadOnly() }
+        let content: [UInt8]
+        if flags.writes && flags.truncate {
+            content = []
+        } else if let pending = pendingContent(of: inode) {
+            content = pending
+        } else {
+            // A snapshot: every read of this open sees one version of the value.
+            content = Array(try fetch(name, in: location).value.utf8)
+        }
+        var file = OpenFile(inode: inode, flags: flags, content: content, dirty: flags.truncate, isNew: false)
+        file.restoresLineBreak =
+            flags.append && !options.keepNewline && !content.isEmpty && content.last != UInt8(ascii: "\n")
+        return OpenReply(handle: register(file))
+    }
+
+    public func create(parent: InodeNumber, name: String, flags: OpenFlags, context: RequestContext) throws(Errno)
+        -> (Entry, OpenReply)
+    {
+        try refuseIfReadOnly()
+        guard case .folder(let location) = try node(parent) else {
+            // Only folders hold secrets; the root and a project hold directories.
+            throw .notPermitted
+        }
+        try check(NamingRules.checkSecretName(name), "create", name)
+        let node = Node.secret(location, name: name)
+        switch Result(catching: { () throws(Errno) in try child(named: name, of: .folder(location)) }) {
+        case .success(let existing) where existing.isDirectory:
+            throw .isDirectory
+        case .success:
+            // The kernel's view was stale: the file exists, so this is an open.
+            if flags.rawValue & O_EXCL != 0 { throw .fileExists }
+            let attributes = try attributes(of: node, inode: nil)
+            let entry = entry(for: node, attributes: attributes)
+            return (entry, try open(entry.attributes.inode, flags: flags, context: context))
+        case .failure(let errno) where errno == .noSuchFileOrDirectory:
+            break
+        case .failure(let errno):
+            throw errno
+        }
+        let entry = entry(for: node, attributes: fileAttributes(.root, size: 0, modified: Date()))
+        let file = OpenFile(inode: entry.attributes.inode, flags: flags, content: [], dirty: true, isNew: true)
+        return (entry, OpenReply(handle: register(file)))
+    }
+
+    public func read(_ inode: InodeNumber, handle: FuseHandle, offset: UInt64, size: Int) throws(Errno) -> [UInt8] {
+        try withOpenFile(handle) { file throws(Errno) in
+            guard file.flags.reads else { throw .badFileDescriptor }
+            guard offset < UInt64(file.content.count) else { return [] }
+            let start = Int(offset)
+            return Array(file.content[start..<min(file.content.count, start + size)])
+        }
+    }
+
+    public func write(
+        _ inode: InodeNumber, handle: FuseHandle, offset: UInt64, data: [UInt8], context: RequestContext
+    ) throws(Errno) -> Int {
+        try refuseIfReadOnly()
+        return try withOpenFile(handle) { file throws(Errno) in
+            guard file.flags.writes else { throw .badFileDescriptor }
+            // O_APPEND writes go to the end of the value as this open sees it,
+            // whatever offset a stale kernel size suggests.
+            if file.restoresLineBreak {
+                file.restoresLineBreak = false
+                if data.last == UInt8(ascii: "\n") { file.content.append(UInt8(ascii: "\n")) }
+            }
+            let start = file.flags.append ? file.content.count : Int(clamping: offset)
+            guard start <= SecretValue.maximumBytes - data.count else { throw .fileTooLarge }
+            if start > file.content.count { resizeContent(&file.content, to: start) }
+            let end = start + data.count
+            if end > file.content.count {
+                file.content.replaceSubrange(start..<file.content.count, with: data)
+            } else {
+                file.content.replaceSubrange(start..<end, with: data)
+            }
+            file.dirty = true
+            return data.count
+        }
+    }
+
+    public func flush(_ inode: InodeNumber, handle: FuseHandle, context: RequestContext) throws(Errno) {
+        try commitIfNeeded(handle)
+    }
+
+    public func fsync(_ inode: InodeNumber, handle: FuseHandle, dataOnly: Bool) throws(Errno) {
+        try commitIfNeeded(handle)
+    }
+
+    public func release(_ inode: InodeNumber, handle: FuseHandle) {
+        let dropped = state.withLock { $0.openFiles.removeValue(forKey: handle.rawValue) }
+        if let dropped, dropped.dirty, let node = try? node(inode) {
+            logger.notice("close \(node.logPath): uncommitted change discarded")
+        }
+    }
+
+    // MARK: Commit
+
+    /// Stores the open file's content when it changed; on failure the old
+    /// value stays and the error is returned by close(2) or fsync(2).
+    func commitIfNeeded(_ handle: FuseHandle) throws(Errno) {
+        guard let file = state.withLock({ $0.openFiles[handle.rawValue] }), file.dirty else { return }
+        guard let node = state.withLock({ $0.inodes.node(file.inode) }),
+            case .secret(let location, let name) = node
+        else {
+            // Unlinked while open: the content has nowhere to go, as on a disk.
+            markCommitted(handle, content: file.content)
+            return
+        }
+        try commit(file.content, as: name, in: location, isNew: file.isNew)
+        markCommitted(handle, content: file.content)
+    }
+
+    /// Creates or updates one secret from file content.
+    func commit(_ content: [UInt8], as name: String, in location: SecretLocation, isNew: Bool) throws(Errno) {
+        let value: String
+        do {
+            value = try SecretValue.fromFileContent(content, keepNewline: options.keepNewline)
+        } catch {
+            logger.notice("write /\(location)/\(name) refused: \(error == .notUTF8 ? "value is not UTF-8" : "value is larger than \(SecretValue.maximumBytes) bytes")")
+            throw Errno(error)
+        }
+        let what = "write /\(location)/\(name)"
+        if isNew {
+            do {
+                _ = try call(what) { try backend.createSecret(name, value: value, in: location) }
+                return
+            } catch .fileExists {
+                // Created elsewhere meanwhile: this write replaces it, as on a disk.
+            }
+        } else if let current = try? backend.getSecret(name, in: location),
+            current.value == SecretValue.storedForm(value)
+        {
+            return  // unchanged: no new version
+        }
+        do {
+            _ = try call(what) { try backend.updateSecret(name, value: value, in: location) }
+        } catch .noSuchFileOrDirectory {
+            // Deleted elsewhere while open: the write brings it back.
+            _ = try call(what) { try backend.createSecret(name, value: value, in: location) }
+        }
+    }
+
+    private func markCommitted(_ handle: FuseHandle, content: [UInt8]) {
+        state.withLock { state in
+            guard var file = state.openFiles[handle.rawValue] else { return }
+            // Writes that raced the commit keep the file dirty.
+            if file.content == content { file.dirty = false }
+            file.isNew = false
+            state.openFiles[handle.rawValue] = file
+        }
+    }
+
+    // MARK: Open-file bookkeeping
+
+    func register(_ file: OpenFile) -> FuseHandle {
+        state.withLock { state in
+            let handle = state.nextHandle
+            state.nextHandle += 1
+            state.openFiles[handle] = file
+            return FuseHandle(rawValue: handle)
+        }
+    }
+
+    func withOpenFile<T>(_ handle: FuseHandle, _ body: (inout OpenFile) throws(Errno) -> T) throws(Errno) -> T {
+        try state.withLock { state throws(Errno) -> T in
+            guard var file = state.openFiles[handle.rawValue] else { throw .badFileDescriptor }
+            let result = try body(&file)
+            state.openFiles[handle.rawValue] = file
+            return result
+        }
+    }
+
+    /// Truncates an open file's content; false when `handle` is not a writable open file.
+    func resize(_ handle: FuseHandle, to size: Int) throws(Errno) -> Bool {
+        let resized = try? withOpenFile(handle) { file throws(Errno) -> Bool in
+            guard file.flags.writes else { return false }
+            resizeContent(&file.content, to: size)
+            file.dirty = true
+            return true
+        }
+        return resized ?? false
+    }
+
+    func resizeContent(_ content: inout [UInt8], to size: Int) {
+        if size < content.count {
+            content.removeSubrange(size...)
+        } else {
+            content.append(contentsOf: repeatElement(0, count: size - content.count))
+        }
+    }
+
+    /// A file created by an open that has not committed yet.
+    func isPending(_ node: Node) -> Bool {
+        state.withLock { state in
+            state.openFiles.values.contains { $0.isNew && state.inodes.node($0.inode) == node }
+        }
+    }
+
+    func pendingNames(in location: SecretLocation) -> [String] {
+        state.withLock { state in
+            state.openFiles.values.compactMap { file in
+                guard file.isNew, case .secret(location, let name) = state.inodes.node(file.inode) else { return nil }
+                return name
+            }
+        }
+    }
+
+    func hasPendingFiles(in location: SecretLocation) -> Bool { !pendingNames(in: location).isEmpty }
+
+    func pendingContent(of inode: InodeNumber) -> [UInt8]? {
+        state.withLock { state in state.openFiles.values.first { $0.isNew && $0.inode == inode }?.content }
+    }
+
+    /// While a file is written, its size is the writer's content, not the stored value.
+    func pendingSize(of node: Node) -> UInt64? {
+        state.withLock { state in
+            state.openFiles.values.first { $0.dirty && state.inodes.node($0.inode) == node }
+                .map { UInt64($0.content.count) }
+        }
+    }
+}

@@ -1,0 +1,356 @@
+public import FuseKit
+public import Logging
+public import SecretsCore
+import Foundation
+import Synchronization
+
+/// The file system of SPEC.md over any `SecretBackend`: decides what each
+/// operation means for secrets and asks the backend. Knows nothing of libfuse.
+public final class SecretsFileSystem: FileSystemOperations {
+    let backend: any SecretBackend
+    let options: FileSystemOptions
+    let logger: Logger
+    let mountedAt = Date()
+    let state = Mutex(State())
+
+    struct State: Sendable {
+        var inodes = InodeTable()
+        var openFiles: [UInt64: OpenFile] = [:]
+        var nextHandle: UInt64 = 1
+    }
+
+    public init(backend: any SecretBackend, options: FileSystemOptions, logger: Logger) {
+        self.backend = backend
+        self.options = options
+        self.logger = logger
+    }
+
+    // MARK: Names and attributes
+
+    public func lookup(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) -> Entry {
+        let node = try child(named: name, of: try node(parent))
+        let attributes = try attributes(of: node, inode: nil)
+        return entry(for: node, attributes: attributes)
+    }
+
+    public func forget(_ inode: InodeNumber, lookups: UInt64) {
+        state.withLock { $0.inodes.forget(inode, lookups: lookups) }
+    }
+
+    public func attributes(of inode: InodeNumber, handle: FuseHandle?, context: RequestContext) throws(Errno)
+        -> (FileAttributes, timeout: Double)
+    {
+        (try attributes(of: try node(inode), inode: inode), options.kernelCacheTimeout)
+    }
+
+    public func setAttributes(
+        of inode: InodeNumber, _ changes: AttributeChanges, handle: FuseHandle?, context: RequestContext
+    ) throws(Errno) -> (FileAttributes, timeout: Double) {
+        let node = try node(inode)
+        // Modes, owners and times come from the mount options and the backend;
+        // chmod, chown and touch succeed without changing them.
+        if let size = changes.size {
+            guard case .secret(let location, let name) = node else { throw .isDirectory }
+            try refuseIfReadOnly()
+            guard size <= UInt64(SecretValue.maximumBytes) else { throw .fileTooLarge }
+            if let handle, try resize(handle, to: Int(size)) {
+                // Truncating an open file: committed with its content on close.
+            } else {
+                var content = Array(try fetch(name, in: location).value.utf8)
+                resizeContent(&content, to: Int(size))
+                try commit(content, as: name, in: location, isNew: false)
+            }
+        }
+        return (try attributes(of: node, inode: inode), options.kernelCacheTimeout)
+    }
+
+    public func statistics() -> FileSystemStatistics {
+        var statistics = FileSystemStatistics()
+        statistics.maximumNameLength = UInt64(NamingRules.maximumNameBytes)
+        return statistics
+    }
+
+    // MARK: Directories
+
+    public func openDirectory(_ inode: InodeNumber, context: RequestContext) throws(Errno) -> [DirectoryEntry] {
+        let node = try node(inode)
+        // The kernel resolves ".." itself; its number here is only informative.
+        var entries = [
+            DirectoryEntry(name: ".", inode: inode, type: .directory),
+            DirectoryEntry(name: "..", inode: Self.unknownInode, type: .directory),
+        ]
+        for (name, child) in try children(of: node) {
+            let number = state.withLock { $0.inodes.inode(of: child) } ?? Self.unknownInode
+            entries.append(DirectoryEntry(name: name, inode: number, type: child.isDirectory ? .directory : .regular))
+        }
+        return entries
+    }
+
+    public func makeDirectory(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) -> Entry {
+        try refuseIfReadOnly()
+        let parentNode = try node(parent)
+        let created: Node
+        switch parentNode {
+        case .root:
+            try check(NamingRules.checkSlug(name, of: "project"), "mkdir", name)
+            let project = try call("mkdir /\(name)") { try backend.createProject(slug: name) }
+            created = .project(id: project.id)
+        case .project(let id):
+            try check(NamingRules.checkSlug(name, of: "environment"), "mkdir", name)
+            _ = try call("mkdir \(parentNode.logPath)/\(name)") { try backend.createEnvironment(slug: name, in: id) }
+            created = .folder(SecretLocation(projectID: id, environment: name, path: .root))
+        case .folder(let location):
+            try check(NamingRules.checkFolderName(name), "mkdir", name)
+            if try listing(of: location).secret(named: name) != nil { throw .fileExists }
+            try call("mkdir \(parentNode.logPath)/\(name)") { try backend.createFolder(name, in: location) }
+            created = .folder(location.appending(name))
+        case .secret:
+            throw .notDirectory
+        }
+        return entry(for: created, attributes: try attributes(of: created, inode: nil))
+    }
+
+    public func removeDirectory(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) {
+        try refuseIfReadOnly()
+        let target = try child(named: name, of: try node(parent))
+        let what = "rmdir \(target.logPath)"
+        switch target {
+        case .root, .secret:
+            throw .notDirectory
+        case .project(let id):
+            try call(what) { try backend.deleteProject(id: id) }
+        case .folder(let location):
+            if location.path.isRoot {
+                try call(what) { try backend.deleteEnvironment(slug: location.environment, in: location.projectID) }
+            } else {
+                // Infisical deletes a non-empty folder with everything in it;
+                // rmdir(2) must not, so emptiness is checked here.
+                guard try listing(of: location).isEmpty, !hasPendingFiles(in: location) else {
+                    throw .directoryNotEmpty
+                }
+                try call(what) { try backend.deleteFolder(location.path.name!, in: location.parent!) }
+            }
+        }
+        state.withLock { $0.inodes.detach(target) }
+    }
+
+    // MARK: Files
+
+    public func removeFile(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) {
+        try refuseIfReadOnly()
+        let target = try child(named: name, of: try node(parent))
+        guard case .secret(let location, _) = target else { throw .isDirectory }
+        if !isPending(target) {
+            try call("rm \(target.logPath)") { try backend.deleteSecret(name, in: location) }
+        }
+        state.withLock { $0.inodes.detach(target) }
+    }
+
+    public func rename(
+        parent: InodeNumber, name: String, newParent: InodeNumber, newName: String, flags: RenameFlags,
+        context: RequestContext
+    ) throws(Errno) {
+        try refuseIfReadOnly()
+        guard !flags.exchange else { throw .invalidArgument }
+        let source = try child(named: name, of: try node(parent))
+        let targetParent = try node(newParent)
+        let existing = try? child(named: newName, of: targetParent)
+        if existing == source { return }
+        if flags.noReplace, existing != nil { throw .fileExists }
+        guard !isPending(source) else { throw .busy }  // not stored yet: nothing to move
+
+        switch (source, targetParent) {
+        case (.secret(let from, _), .folder(let to)):
+            guard from.sharesEnvironment(with: to) else { throw .crossDevice }
+            try check(NamingRules.checkSecretName(newName), "rename", newName)
+            if let existing, existing.isDirectory { throw .isDirectory }
+            let target = Node.secret(to, name: newName)
+            _ = try call("mv \(source.logPath) \(target.logPath)") {
+                try backend.moveSecret(name, from: from, to: newName, in: to)
+            }
+            state.withLock { $0.inodes.move(source, to: target) }
+        case (.folder(let from), .folder(let to)) where !from.path.isRoot:
+            guard from.sharesEnvironment(with: to) else { throw .crossDevice }
+            // Infisical renames a folder in place but cannot move it to another
+            // parent; EXDEV lets mv(1) copy and delete instead.
+            guard to == from.parent! else { throw .crossDevice }
+            try check(NamingRules.checkFolderName(newName), "rename", newName)
+            let target = Node.folder(to.appending(newName))
+            if let existing {
+                guard existing.isDirectory else { throw .notDirectory }
+                guard try listing(of: to.appending(newName)).isEmpty else { throw .directoryNotEmpty }
+                try call("rmdir \(target.logPath)") { try backend.deleteFolder(newName, in: to) }
+            }
+            try call("mv \(source.logPath) \(target.logPath)") {
+                try backend.renameFolder(from.path.name!, in: to, to: newName)
+            }
+            state.withLock { $0.inodes.move(source, to: target) }
+        case (.secret, _):
+            throw .crossDevice
+        default:
+            // Projects and environments are renamed in Infisical, not here.
+            throw .notPermitted
+        }
+    }
+
+    // MARK: Helpers shared by the operations
+
+    static let unknownInode = InodeNumber(rawValue: 0xffff_ffff)
+
+    func node(_ inode: InodeNumber) throws(Errno) -> Node {
+        guard let node = state.withLock({ $0.inodes.node(inode) }) else { throw .noSuchFileOrDirectory }
+        return node
+    }
+
+    func entry(for node: Node, attributes: FileAttributes) -> Entry {
+        var attributes = attributes
+        attributes.inode = state.withLock { $0.inodes.reference(node) }
+        return Entry(
+            attributes: attributes, entryTimeout: options.kernelCacheTimeout,
+            attributeTimeout: options.kernelCacheTimeout)
+    }
+
+    /// Resolves one name in a directory.
+    func child(named name: String, of parent: Node) throws(Errno) -> Node {
+        switch parent {
+        case .root:
+            let project = try call("lookup /\(name)", quietWhenMissing: true) { try backend.project(name) }
+            guard isShown(project) else { throw .noSuchFileOrDirectory }
+            return .project(id: project.id)
+        case .project(let id):
+            let project = try call("lookup /\(id)") { try backend.project(id) }
+            guard project.environments.contains(where: { $0.slug == name }) else { throw .noSuchFileOrDirectory }
+            return .folder(SecretLocation(projectID: id, environment: name, path: .root))
+        case .folder(let location):
+            let listing = try listing(of: location)
+            if listing.folders.contains(name) { return .folder(location.appending(name)) }
+            let node = Node.secret(location, name: name)
+            if listing.secret(named: name) != nil || isPending(node) { return node }
+            throw .noSuchFileOrDirectory
+        case .secret:
+            throw .notDirectory
+        }
+    }
+
+    /// A directory's entries by name. A folder and a secret of one name can
+    /// coexist in Infisical; the folder is shown.
+    func children(of node: Node) throws(Errno) -> [(String, Node)] {
+        switch node {
+        case .root:
+            let projects = try call("ls /") { try backend.listProjects() }
+            return projects.filter(isShown).map { ($0.slug, .project(id: $0.id)) }
+        case .project(let id):
+            let project = try call("ls /\(id)") { try backend.project(id) }
+            return project.environments.map {
+                ($0.slug, .folder(SecretLocation(projectID: id, environment: $0.slug, path: .root)))
+            }
+        case .folder(let location):
+            let listing = try listing(of: location)
+            var result = listing.folders.map { ($0, Node.folder(location.appending($0))) }
+            let folderNames = Set(listing.folders)
+            var secretNames = Set<String>()
+            for secret in listing.secrets where !folderNames.contains(secret.name) && isShowable(secret.name) {
+                secretNames.insert(secret.name)
+                result.append((secret.name, .secret(location, name: secret.name)))
+            }
+            for name in pendingNames(in: location) where !secretNames.contains(name) {
+                result.append((name, .secret(location, name: name)))
+            }
+            return result
+        case .secret:
+            throw .notDirectory
+        }
+    }
+
+    func attributes(of node: Node, inode: InodeNumber?) throws(Errno) -> FileAttributes {
+        let number = inode ?? Self.unknownInode
+        switch node {
+        case .root:
+            return directoryAttributes(number)
+        case .project(let id):
+            _ = try call("stat /\(id)") { try backend.project(id) }
+            return directoryAttributes(number)
+        case .folder(let location):
+            if location.path.isRoot {
+                let project = try call("stat /\(location)") { try backend.project(location.projectID) }
+                guard project.environments.contains(where: { $0.slug == location.environment }) else {
+                    throw .noSuchFileOrDirectory
+                }
+            } else {
+                _ = try listing(of: location)
+            }
+            return directoryAttributes(number)
+        case .secret(let location, let name):
+            if let size = pendingSize(of: node) {
+                return fileAttributes(number, size: size, modified: Date())
+            }
+            let secret = try fetch(name, in: location)
+            return fileAttributes(number, size: UInt64(secret.size), modified: secret.updatedAt)
+        }
+    }
+
+    func directoryAttributes(_ inode: InodeNumber) -> FileAttributes {
+        FileAttributes(
+            inode: inode, type: .directory, permissions: options.directoryPermissions, size: 4096, linkCount: 2,
+            uid: options.uid, gid: options.gid, modified: mountedAt)
+    }
+
+    func fileAttributes(_ inode: InodeNumber, size: UInt64, modified: Date) -> FileAttributes {
+        FileAttributes(
+            inode: inode, type: .regular, permissions: options.filePermissions, size: size, linkCount: 1,
+            uid: options.uid, gid: options.gid, modified: modified)
+    }
+
+    func listing(of location: SecretLocation) throws(Errno) -> FolderListing {
+        try call("ls /\(location)") { try backend.listFolder(location) }
+    }
+
+    func fetch(_ name: String, in location: SecretLocation) throws(Errno) -> Secret {
+        try call("cat /\(location)/\(name)", quietWhenMissing: true) { try backend.getSecret(name, in: location) }
+    }
+
+    func isShown(_ project: Project) -> Bool {
+        options.projects.isEmpty || options.projects.contains(where: project.isNamed)
+    }
+
+    /// A secret whose name cannot be a file name is left out of listings.
+    func isShowable(_ name: String) -> Bool {
+        name.utf8.count <= NamingRules.maximumNameBytes && name != "." && name != ".." && !name.contains("/")
+            && !name.contains("\0")
+    }
+
+    func refuseIfReadOnly() throws(Errno) {
+        if options.readOnly { throw .readOnlyFileSystem }
+    }
+
+    func check(_ verdict: NamingRules.Verdict, _ operation: String, _ name: String) throws(Errno) {
+        switch verdict {
+        case .valid: return
+        case .invalid(let reason), .tooLong(let reason):
+            logger.notice("\(operation) refused: \(reason)")
+            throw Errno(verdict)
+        }
+    }
+
+    /// Runs one backend call; a failure becomes an errno and one log line.
+    func call<T>(_ what: @autoclosure () -> String, quietWhenMissing: Bool = false, _ body: () throws -> T)
+        throws(Errno) -> T
+    {
+        do {
+            return try body()
+        } catch let error as BackendError {
+            let level: LogLevel =
+                switch error.kind {
+                case .notFound where quietWhenMissing: .debug
+                case .notFound, .alreadyExists, .notEmpty, .invalidArgument, .nameTooLong, .tooLarge: .notice
+                default: .warning
+                }
+            let errno = Errno(error)
+            logger.log(level, "\(what()): \(error.reason) (\(errno))")
+            throw errno
+        } catch {
+            logger.error("\(what()): unexpected \(error)")
+            throw .ioError
+        }
+    }
+}

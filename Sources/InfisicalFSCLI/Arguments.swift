@@ -1,0 +1,250 @@
+public import Logging
+
+/// What the command line asked for.
+public enum Command: Sendable, Equatable {
+    case mount(MountRequest)
+    case unmount(mountpoint: String)
+    case version
+    case help
+}
+
+public enum BackendChoice: String, Sendable, Equatable {
+    case infisical
+    case local
+}
+
+/// Everything `infisicalfs mount` was told, before anything is opened.
+public struct MountRequest: Sendable, Equatable {
+    public var mountpoint: String
+    /// nil: chosen from the environment (see `resolvedBackend`).
+    public var backend: BackendChoice?
+    public var siteURL: String?
+    public var localStore: String?
+    public var cacheTTL = 300
+    public var readOnly = false
+    public var allowOther = false
+    public var uid: UInt32?
+    public var gid: UInt32?
+    public var umask: UInt16 = 0o077
+    public var projects: [String] = []
+    public var foreground = false
+    public var credentialsFile: String?
+    public var keepNewline = false
+    public var logLevel: LogLevel = .info
+    /// Internal: started by a detaching `mount`; report readiness on stdout.
+    public var readyPipe = false
+
+    public init(mountpoint: String) { self.mountpoint = mountpoint }
+
+    /// The SDKs' credential variables; any of them selects the Infisical backend.
+    public static let credentialVariables = [
+        "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "INFISICAL_ACCESS_TOKEN",
+        "INFISICAL_GCP_AUTH_IDENTITY_ID", "INFISICAL_GCP_IAM_AUTH_IDENTITY_ID",
+        "INFISICAL_GCP_IAM_SERVICE_ACCOUNT_KEY_FILE_PATH", "INFISICAL_AWS_IAM_AUTH_IDENTITY_ID",
+        "INFISICAL_AZURE_AUTH_IDENTITY_ID", "INFISICAL_KUBERNETES_IDENTITY_ID",
+    ]
+
+    /// infisical when a credential variable or a credentials file is given
+    /// (a site URL alone is not a credential), else local.
+    public func resolvedBackend(environment: [String: String]) -> BackendChoice {
+        if let backend { return backend }
+        let hasCredential = Self.credentialVariables.contains { !(environment[$0] ?? "").isEmpty }
+        return hasCredential || credentialsFile != nil ? .infisical : .local
+    }
+
+    /// `$XDG_DATA_HOME/infisicalfs/store.db`, else under `~/.local/share`.
+    public func resolvedLocalStore(environment: [String: String]) -> String {
+        if let localStore { return localStore }
+        let dataHome =
+            environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? ((environment["HOME"] ?? "/root") + "/.local/share")
+        return dataHome + "/infisicalfs/store.db"
+    }
+}
+
+/// Parses `infisicalfs …` arguments (without the program name).
+public enum ArgumentParser {
+    public static func parse(_ arguments: [String]) throws(CommandFailure) -> Command {
+        guard let first = arguments.first else { throw .usage("missing command") }
+        switch first {
+        case "--version", "-V", "version": return .version
+        case "--help", "-h", "help": return .help
+        case "unmount", "umount":
+            guard arguments.count == 2 else { throw .usage("unmount takes exactly one MOUNTPOINT") }
+            return .unmount(mountpoint: arguments[1])
+        case "mount":
+            return .mount(try parseMount(Array(arguments.dropFirst())))
+        default:
+            throw .usage("unknown command '\(first)'")
+        }
+    }
+
+    static func parseMount(_ arguments: [String]) throws(CommandFailure) -> MountRequest {
+        var mountpoint: String?
+        var request = MountRequest(mountpoint: "")
+        var remaining = arguments[...]
+        while let argument = remaining.popFirst() {
+            if argument == "-o" {
+                guard let list = remaining.popFirst() else { throw .usage("-o needs a value") }
+                try applyOptionList(list, to: &request)
+            } else if argument.hasPrefix("-o"), argument.count > 2 {
+                try applyOptionList(String(argument.dropFirst(2)), to: &request)
+            } else if argument.hasPrefix("-") {
+                let (name, inlineValue) = split(argument)
+                guard let option = Option(flag: name) else { throw .usage("unknown option '\(name)'") }
+                var value = inlineValue
+                if option.takesValue, value == nil {
+                    guard let next = remaining.popFirst() else { throw .usage("\(name) needs a value") }
+                    value = next
+                } else if !option.takesValue, inlineValue != nil {
+                    throw .usage("\(name) takes no value")
+                }
+                try option.apply(value, to: &request, spelledAs: name)
+            } else if mountpoint == nil {
+                mountpoint = argument
+            } else {
+                throw .usage("unexpected argument '\(argument)'")
+            }
+        }
+        guard let mountpoint, !mountpoint.isEmpty else { throw .usage("mount needs a MOUNTPOINT") }
+        request.mountpoint = mountpoint
+        return request
+    }
+
+    /// The fstab form: `name=value` and bare flags, comma separated. Generic
+    /// mount(8) options that concern the system, not this file system, are accepted and ignored.
+    static func applyOptionList(_ list: String, to request: inout MountRequest) throws(CommandFailure) {
+        for item in list.split(separator: ",").map(String.init) where !item.isEmpty {
+            let (name, value) = split(item)
+            if ignoredMountOptions.contains(name) || name.hasPrefix("x-") || name == "comment" { continue }
+            guard let option = Option(fstabName: name) else { throw .usage("unknown -o option '\(name)'") }
+            if option.takesValue, value == nil { throw .usage("-o \(name) needs a value") }
+            if !option.takesValue, value != nil { throw .usage("-o \(name) takes no value") }
+            try option.apply(value, to: &request, spelledAs: "-o \(name)")
+        }
+    }
+
+    static let ignoredMountOptions: Set<String> = [
+        "rw", "defaults", "_netdev", "nofail", "noauto", "auto", "user", "users", "nouser", "exec", "noexec",
+        "suid", "nosuid", "dev", "nodev", "atime", "noatime", "relatime", "async", "sync",
+    ]
+
+    private static func split(_ text: String) -> (String, String?) {
+        guard let equals = text.firstIndex(of: "=") else { return (text, nil) }
+        return (String(text[..<equals]), String(text[text.index(after: equals)...]))
+    }
+}
+
+/// One mount option, in both its flag and its fstab spelling.
+enum Option: CaseIterable {
+    case backend, siteURL, localStore, cacheTTL, readOnly, allowOther, uid, gid, umask, project, foreground
+    case credentialsFile, keepNewline, logLevel, readyPipe
+
+    init?(flag: String) {
+        guard let option = Self.allCases.first(where: { $0.flags.contains(flag) }) else { return nil }
+        self = option
+    }
+
+    init?(fstabName: String) {
+        guard let option = Self.allCases.first(where: { $0.fstabName == fstabName }) else { return nil }
+        self = option
+    }
+
+    var flags: [String] {
+        switch self {
+        case .backend: ["--backend"]
+        case .siteURL: ["--site-url"]
+        case .localStore: ["--local-store"]
+        case .cacheTTL: ["--cache-ttl"]
+        case .readOnly: ["--read-only", "-r"]
+        case .allowOther: ["--allow-other"]
+        case .uid: ["--uid"]
+        case .gid: ["--gid"]
+        case .umask: ["--umask"]
+        case .project: ["--project"]
+        case .foreground: ["--foreground", "-f"]
+        case .credentialsFile: ["--credentials-file"]
+        case .keepNewline: ["--keep-newline"]
+        case .logLevel: ["--log-level"]
+        case .readyPipe: ["--ready-pipe"]
+        }
+    }
+
+    var fstabName: String? {
+        switch self {
+        case .backend: "backend"
+        case .siteURL: "site_url"
+        case .localStore: "local_store"
+        case .cacheTTL: "cache_ttl"
+        case .readOnly: "ro"
+        case .allowOther: "allow_other"
+        case .uid: "uid"
+        case .gid: "gid"
+        case .umask: "umask"
+        case .project: "project"
+        case .foreground: nil
+        case .credentialsFile: "credentials_file"
+        case .keepNewline: "keep_newline"
+        case .logLevel: "log_level"
+        case .readyPipe: nil
+        }
+    }
+
+    var takesValue: Bool {
+        switch self {
+        case .readOnly, .allowOther, .foreground, .keepNewline, .readyPipe: false
+        default: true
+        }
+    }
+
+    func apply(_ value: String?, to request: inout MountRequest, spelledAs name: String) throws(CommandFailure) {
+        let value = value ?? ""
+        switch self {
+        case .backend:
+            guard let choice = BackendChoice(rawValue: value) else {
+                throw .usage("\(name) must be 'infisical' or 'local', not '\(value)'")
+            }
+            request.backend = choice
+        case .siteURL:
+            guard value.hasPrefix("http://") || value.hasPrefix("https://") else {
+                throw .usage("\(name) must be an http:// or https:// URL")
+            }
+            request.siteURL = value
+        case .localStore:
+            guard !value.isEmpty else { throw .usage("\(name) needs a path") }
+            request.localStore = value
+        case .cacheTTL:
+            guard let seconds = Int(value), seconds >= 0 else {
+                throw .usage("\(name) must be a whole number of seconds (0 disables the cache)")
+            }
+            request.cacheTTL = seconds
+        case .readOnly: request.readOnly = true
+        case .allowOther: request.allowOther = true
+        case .uid:
+            guard let uid = UInt32(value) else { throw .usage("\(name) must be a numeric user ID") }
+            request.uid = uid
+        case .gid:
+            guard let gid = UInt32(value) else { throw .usage("\(name) must be a numeric group ID") }
+            request.gid = gid
+        case .umask:
+            guard let mask = UInt16(value, radix: 8), mask <= 0o777 else {
+                throw .usage("\(name) must be octal, 000 to 777")
+            }
+            request.umask = mask
+        case .project:
+            guard !value.isEmpty else { throw .usage("\(name) needs a project ID or slug") }
+            request.projects.append(value)
+        case .foreground: request.foreground = true
+        case .credentialsFile:
+            guard !value.isEmpty else { throw .usage("\(name) needs a path") }
+            request.credentialsFile = value
+        case .keepNewline: request.keepNewline = true
+        case .logLevel:
+            guard let level = LogLevel(name: value) else {
+                throw .usage("\(name) must be one of debug, info, notice, warning, error")
+            }
+            request.logLevel = level
+        case .readyPipe: request.readyPipe = true
+        }
+    }
+}

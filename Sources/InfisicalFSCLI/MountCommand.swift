@@ -1,0 +1,118 @@
+import Foundation
+import FuseKit
+import Glibc
+import InfisicalFS
+import LocalStore
+import Logging
+import SecretsCore
+
+/// `infisicalfs mount`: checks the mountpoint, opens the backend, mounts,
+/// and serves until unmounted or signalled.
+struct MountCommand {
+    let request: MountRequest
+    let environment: [String: String]
+
+    /// Mounts in this process and serves until the mount ends.
+    func runInForeground() throws(CommandFailure) {
+        let logger = makeLogger()
+        let readiness = ReadinessReporter(enabled: request.readyPipe)
+        do throws(CommandFailure) {
+            try checkMountpoint()
+            let backend = try openBackend(logger: logger)
+            var options = FileSystemOptions(uid: request.uid ?? getuid(), gid: request.gid ?? getgid())
+            options.umask = request.umask
+            options.readOnly = request.readOnly
+            options.keepNewline = request.keepNewline
+            options.projects = request.projects
+            let fileSystem = SecretsFileSystem(
+                backend: CachingBackend(backend, ttl: TimeInterval(request.cacheTTL), logger: logger.named("cache")),
+                options: options, logger: logger.named("fs"))
+            var configuration = MountConfiguration()
+            configuration.allowOther = request.allowOther
+            configuration.readOnly = request.readOnly
+            let session: FuseSession
+            do {
+                session = try FuseSession(
+                    mountpoint: request.mountpoint, configuration: configuration, operations: fileSystem,
+                    logger: logger)
+            } catch {
+                throw CommandFailure(.mountFailed, "cannot mount \(request.mountpoint): \(error)")
+            }
+            logger.notice("mounted \(request.mountpoint) (\(backendDescription))")
+            readiness.ready()
+            do {
+                try session.run()
+            } catch {
+                throw CommandFailure(.failure, "\(request.mountpoint): \(error)")
+            }
+            logger.notice("unmounted \(request.mountpoint)")
+        } catch {
+            readiness.failed(error)
+            throw error
+        }
+    }
+
+    private var backendDescription: String {
+        switch request.resolvedBackend(environment: environment) {
+        case .local: "local store \(request.resolvedLocalStore(environment: environment))"
+        case .infisical: "Infisical"
+        }
+    }
+
+    func checkMountpoint() throws(CommandFailure) {
+        let path = request.mountpoint
+        switch Mounts.state(of: path) {
+        case .directory: return
+        case .missing: throw CommandFailure(.mountpointMissing, "mountpoint \(path) does not exist")
+        case .notDirectory: throw CommandFailure(.mountpointNotDirectory, "mountpoint \(path) is not a directory")
+        case .mounted: throw CommandFailure(.mountState, "\(path) is already mounted")
+        case .disconnected:
+            throw CommandFailure(
+                .mountState, "\(path) is a dead mount (its daemon is gone); run 'infisicalfs unmount \(path)' first")
+        }
+    }
+
+    private func openBackend(logger: Logger) throws(CommandFailure) -> any SecretBackend {
+        switch request.resolvedBackend(environment: environment) {
+        case .infisical:
+            throw CommandFailure(
+                .backendUnavailable,
+                "the Infisical backend is not available in this version; use --backend local")
+        case .local:
+            let path = request.resolvedLocalStore(environment: environment)
+            do {
+                let key = try LocalStoreKey.load(storePath: path, environment: environment)
+                return try LocalSecretStore(path: path, key: key, logger: logger.named("store"))
+            } catch {
+                throw CommandFailure(.backendUnavailable, "cannot open local store \(path): \(error)")
+            }
+        }
+    }
+
+    private func makeLogger() -> Logger {
+        let handler: any LogHandler = request.readyPipe ? SyslogLogHandler() : StandardErrorLogHandler()
+        return Logger(label: "mount", handler: handler, minimumLevel: request.logLevel)
+    }
+}
+
+/// Tells a detaching parent, through the pipe on standard output, whether
+/// the mount came up; then lets go of the pipe so the parent can exit.
+struct ReadinessReporter {
+    let enabled: Bool
+
+    func ready() { report("READY\n") }
+
+    func failed(_ failure: CommandFailure) {
+        report("ERROR \(failure.code.rawValue) \(failure.message)\n")
+    }
+
+    private func report(_ line: String) {
+        guard enabled else { return }
+        FileHandle.standardOutput.write(Data(line.utf8))
+        let null = open("/dev/null", O_WRONLY)
+        if null >= 0 {
+            dup2(null, 1)
+            close(null)
+        }
+    }
+}

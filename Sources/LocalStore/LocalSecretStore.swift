@@ -1,0 +1,582 @@
+import Foundation
+public import Logging
+public import SecretCrypto
+public import SecretsCore
+import Synchronization
+
+/// Secrets in an encrypted SQLite file, behaving like Infisical: the same
+/// naming rules, value trimming, versions and errors. Values are sealed with
+/// AES-256-GCM bound to their project, environment, folder and name, so a row
+/// copied elsewhere does not decrypt. Every write is one `BEGIN IMMEDIATE`
+/// transaction in WAL mode with `synchronous=FULL`: a crash never loses a
+/// committed write, and several processes can share one file.
+public final class LocalSecretStore: SecretBackend {
+    private let database: Mutex<Database>
+    private let key: SymmetricKey
+    private let logger: Logger
+    private let path: String
+
+    /// Opens the store at `path`, creating it (and its folders, mode 0700) when
+    /// missing. Throws a `BackendError` when the file is not private (0600) or
+    /// cannot be opened.
+    public init(path: String, key: SymmetricKey, logger: Logger = .disabled) throws {
+        try FileSecurity.createParentFolders(of: path)
+        let created = try FileSecurity.createPrivateFile(path, what: "store file")
+        let connection: Database
+        do {
+            connection = try Database(path: path)
+            try Self.configure(connection, path: path)
+        } catch let error as SQLiteError {
+            throw BackendError(
+                error.isBusy ? .unavailable : .internalError, "local store: cannot open \(path): \(error.message)")
+        }
+        self.database = Mutex(connection)
+        self.key = key
+        self.logger = logger
+        self.path = path
+        logger.info("\(created ? "created" : "opened") local store \(path)")
+    }
+
+    private static func configure(_ connection: Database, path: String) throws {
+        // The busy timeout first, so the statements below wait for other processes.
+        try connection.execute("PRAGMA busy_timeout = 5000")
+        try connection.execute("PRAGMA foreign_keys = ON")
+        let mode = try connection.query("PRAGMA journal_mode = WAL") { $0.text(0) }.first
+        guard mode?.lowercased() == "wal" else {
+            throw BackendError(.internalError, "local store: \(path) cannot use WAL journal mode")
+        }
+        try connection.execute("PRAGMA synchronous = FULL")
+        try connection.transaction(immediate: true) {
+            let version = try connection.query("PRAGMA user_version") { $0.integer(0) }.first ?? 0
+            if version == 0 {
+                try connection.execute(Schema.create)
+                try connection.execute("PRAGMA user_version = \(Schema.version)")
+            } else if version > Schema.version {
+                throw BackendError(
+                    .internalError,
+                    "local store: \(path) has schema version \(version); this infisicalfs knows up to \(Schema.version)"
+                )
+            }
+        }
+    }
+
+    public var capabilities: BackendCapabilities { BackendCapabilities(managesProjects: true) }
+
+    // MARK: Projects and environments
+
+    public func listProjects() throws -> [Project] {
+        try read { db in
+            try db.query("SELECT id, slug, name FROM projects ORDER BY slug") { row in
+                (row.text(0), row.text(1), row.text(2))
+            }.map { try Self.project(id: $0.0, slug: $0.1, name: $0.2, in: db) }
+        }
+    }
+
+    public func project(_ reference: String) throws -> Project {
+        try read { db in try Self.findProject(reference, in: db) }
+    }
+
+    public func createProject(slug: String) throws -> Project {
+        try Self.require(NamingRules.checkSlug(slug, of: "project"))
+        let project = try write { db in
+            if try db.exists("SELECT 1 FROM projects WHERE slug = ?", .text(slug)) {
+                throw BackendError.alreadyExists("a project with slug '\(slug)' already exists")
+            }
+            let id = UUID().uuidString.lowercased()
+            try db.run(
+                "INSERT INTO projects (id, slug, name, created_at) VALUES (?, ?, ?, ?)", .text(id), .text(slug),
+                .text(slug), .real(Date().timeIntervalSince1970))
+            let defaults = [("dev", "Development"), ("staging", "Staging"), ("prod", "Production")]
+            for (position, environment) in defaults.enumerated() {
+                try db.run(
+                    "INSERT INTO environments (project_id, slug, name, position) VALUES (?, ?, ?, ?)", .text(id),
+                    .text(environment.0), .text(environment.1), .integer(Int64(position)))
+            }
+            return try Self.project(id: id, slug: slug, name: slug, in: db)
+        }
+        logger.info("created project \(slug) (\(project.id))")
+        return project
+    }
+
+    public func deleteProject(id: String) throws {
+        try write { db in
+            guard try db.exists("SELECT 1 FROM projects WHERE id = ?", .text(id)) else {
+                throw BackendError.notFound("no project with ID '\(id)'")
+            }
+            if try db.exists("SELECT 1 FROM secrets WHERE project_id = ? LIMIT 1", .text(id))
+                || db.exists("SELECT 1 FROM folders WHERE project_id = ? LIMIT 1", .text(id))
+            {
+                throw BackendError(.notEmpty, "project '\(id)' still holds secrets or folders")
+            }
+            // Its environments go with it (ON DELETE CASCADE).
+            try db.run("DELETE FROM projects WHERE id = ?", .text(id))
+        }
+        logger.info("deleted project \(id)")
+    }
+
+    public func createEnvironment(slug: String, in projectID: String) throws -> Project {
+        try Self.require(NamingRules.checkSlug(slug, of: "environment"))
+        let project = try write { db in
+            let project = try Self.findProject(id: projectID, in: db)
+            if project.environments.contains(where: { $0.slug == slug }) {
+                throw BackendError.alreadyExists("project '\(project.slug)' already has an environment '\(slug)'")
+            }
+            try db.run(
+                """
+                INSERT INTO environments (project_id, slug, name, position)
+                SELECT ?1, ?2, ?2, COALESCE(MAX(position), -1) + 1 FROM environments WHERE project_id = ?1
+                """, .text(projectID), .text(slug))
+            return try Self.findProject(id: projectID, in: db)
+        }
+        logger.info("created environment \(slug) in project \(project.slug)")
+        return project
+    }
+
+    public func deleteEnvironment(slug: String, in projectID: String) throws {
+        try write { db in
+            let project = try Self.findProject(id: projectID, in: db)
+            guard project.environments.contains(where: { $0.slug == slug }) else {
+                throw BackendError.notFound("project '\(project.slug)' has no environment '\(slug)'")
+            }
+            let scope: [SQLValue] = [.text(projectID), .text(slug)]
+            if try db.exists("SELECT 1 FROM secrets WHERE project_id = ? AND environment = ? LIMIT 1", scope)
+                || db.exists("SELECT 1 FROM folders WHERE project_id = ? AND environment = ? LIMIT 1", scope)
+            {
+                throw BackendError(.notEmpty, "environment '\(slug)' of project '\(project.slug)' is not empty")
+            }
+            try db.run("DELETE FROM environments WHERE project_id = ? AND slug = ?", scope)
+        }
+        logger.info("deleted environment \(slug) of project \(projectID)")
+    }
+
+    // MARK: Reads
+
+    public func listFolder(_ location: SecretLocation) throws -> FolderListing {
+        try read { db in
+            try requireFolder(location, in: db)
+            var seen = Set<String>()
+            // Shared before personal for each name ('shared' > 'personal'), and
+            // only the first kept: the secret `getSecret` would return.
+            let rows = try db.query(
+                """
+                SELECT name, type, value, version, created_at, updated_at FROM secrets
+                WHERE project_id = ? AND environment = ? AND path = ? ORDER BY name, type DESC
+                """, Self.scope(location), transform: { try SecretRow($0) })
+            let secrets = try rows.filter { seen.insert($0.name).inserted }.map { try decrypt($0, in: location) }
+            let prefix = location.path.isRoot ? "/" : location.path.description + "/"
+            let prefixLength = Int64(prefix.utf8.count)
+            let folders = try db.query(
+                """
+                SELECT substr(path, ?4 + 1) FROM folders
+                WHERE project_id = ?1 AND environment = ?2 AND substr(path, 1, ?4) = ?3
+                    AND instr(substr(path, ?4 + 1), '/') = 0
+                ORDER BY path
+                """, .text(location.projectID), .text(location.environment), .text(prefix), .integer(prefixLength)
+            ) { $0.text(0) }
+            return FolderListing(secrets: secrets, folders: folders)
+        }
+    }
+
+    public func getSecret(_ name: String, in location: SecretLocation) throws -> Secret {
+        try read { db in
+            guard let row = try Self.secretRow(name, in: location, db: db) else {
+                throw Self.noSecret(name, in: location)
+            }
+            return try decrypt(row, in: location)
+        }
+    }
+
+    // MARK: Secret writes
+
+    public func createSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
+        try Self.require(NamingRules.checkSecretName(name))
+        try Self.requireSize(value, of: name)
+        let stored = SecretValue.storedForm(value)
+        let secret = try write { db in
+            try requireFolder(location, in: db)
+            if try Self.secretRow(name, in: location, db: db) != nil {
+                throw BackendError.alreadyExists("secret '\(name)' already exists in \(location)")
+            }
+            let now = Date().timeIntervalSince1970
+            try insert(name, value: stored, type: .shared, version: 1, createdAt: now, updatedAt: now, in: location, db)
+            return Secret(
+                name: name, value: stored, version: 1, type: .shared, createdAt: Self.date(now),
+                updatedAt: Self.date(now))
+        }
+        logger.debug("created secret \(name) in \(location)")
+        return secret
+    }
+
+    public func updateSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
+        try Self.requireSize(value, of: name)
+        let stored = SecretValue.storedForm(value)
+        let secret = try write { db in
+            guard let row = try Self.secretRow(name, in: location, db: db) else {
+                throw Self.noSecret(name, in: location)
+            }
+            let now = Date().timeIntervalSince1970
+            try db.run(
+                """
+                UPDATE secrets SET value = ?, version = version + 1, updated_at = ?
+                WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?
+                """,
+                [.blob(try seal(stored, name: name, in: location)), .real(now)] + Self.scope(location)
+                    + [.text(name), .text(row.type.rawValue)])
+            return Secret(
+                name: name, value: stored, version: row.version + 1, type: row.type,
+                createdAt: Self.date(row.createdAt), updatedAt: Self.date(now))
+        }
+        logger.debug("updated secret \(name) in \(location) to version \(secret.version)")
+        return secret
+    }
+
+    public func deleteSecret(_ name: String, in location: SecretLocation) throws {
+        try write { db in
+            guard let row = try Self.secretRow(name, in: location, db: db) else {
+                throw Self.noSecret(name, in: location)
+            }
+            try db.run(
+                "DELETE FROM secrets WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?",
+                Self.scope(location) + [.text(name), .text(row.type.rawValue)])
+        }
+        logger.debug("deleted secret \(name) in \(location)")
+    }
+
+    /// One transaction, unlike the protocol's create-then-delete default, so a
+    /// crash cannot leave the secret under both names or neither. Like an
+    /// Infisical rename, the moved secret's version goes up by one and its
+    /// creation time is kept; a replaced target keeps its own creation time.
+    public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
+        throws -> Secret
+    {
+        let moved = try write { db in
+            guard let row = try Self.secretRow(name, in: source, db: db) else {
+                throw Self.noSecret(name, in: source)
+            }
+            try requireFolder(target, in: db)
+            guard source.sharesEnvironment(with: target) else {
+                throw BackendError.invalid(
+                    "cannot move secret '\(name)' from \(source) to another environment (\(target))")
+            }
+            try Self.require(NamingRules.checkSecretName(newName))
+            let value = try decrypt(row, in: source).value
+            if source == target, name == newName {
+                return try decrypt(row, in: source)
+            }
+            let now = Date().timeIntervalSince1970
+            let existing = try db.query(
+                """
+                SELECT name, type, value, version, created_at, updated_at FROM secrets
+                WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?
+                """, Self.scope(target) + [.text(newName), .text(row.type.rawValue)], transform: { try SecretRow($0) }
+            ).first
+            try db.run(
+                "DELETE FROM secrets WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?",
+                Self.scope(source) + [.text(name), .text(row.type.rawValue)])
+            let version: Int
+            let createdAt: Double
+            if let existing {
+                version = existing.version + 1
+                createdAt = existing.createdAt
+                try db.run(
+                    """
+                    UPDATE secrets SET value = ?, version = ?, updated_at = ?
+                    WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?
+                    """,
+                    [.blob(try seal(value, name: newName, in: target)), .integer(Int64(version)), .real(now)]
+                        + Self.scope(target) + [.text(newName), .text(row.type.rawValue)])
+            } else {
+                version = row.version + 1
+                createdAt = row.createdAt
+                try insert(
+                    newName, value: value, type: row.type, version: version, createdAt: createdAt, updatedAt: now,
+                    in: target, db)
+            }
+            return Secret(
+                name: newName, value: value, version: version, type: row.type, createdAt: Self.date(createdAt),
+                updatedAt: Self.date(now))
+        }
+        logger.debug("moved secret \(name) in \(source) to \(newName) in \(target)")
+        return moved
+    }
+
+    // MARK: Folder writes
+
+    public func createFolder(_ name: String, in parent: SecretLocation) throws {
+        try Self.require(NamingRules.checkFolderName(name))
+        let folder = parent.appending(name)
+        try write { db in
+            try requireFolder(parent, in: db)
+            if try Self.folderRowExists(folder, in: db) {
+                throw BackendError.alreadyExists("folder '\(name)' already exists in \(parent)")
+            }
+            try db.run(
+                "INSERT INTO folders (project_id, environment, path) VALUES (?, ?, ?)", Self.scope(folder))
+        }
+        logger.debug("created folder \(folder)")
+    }
+
+    public func deleteFolder(_ name: String, in parent: SecretLocation) throws {
+        let folder = parent.appending(name)
+        try write { db in
+            guard NamingRules.isValidFolderName(name), try Self.folderRowExists(folder, in: db) else {
+                throw BackendError.notFound("no folder '\(name)' in \(parent)")
+            }
+            let subtree = folder.path.description + "/"
+            if try db.exists(
+                "SELECT 1 FROM secrets WHERE project_id = ? AND environment = ? AND path = ? LIMIT 1",
+                Self.scope(folder))
+                || db.exists(
+                    """
+                    SELECT 1 FROM folders WHERE project_id = ? AND environment = ? AND substr(path, 1, ?) = ? LIMIT 1
+                    """, .text(folder.projectID), .text(folder.environment), .integer(Int64(subtree.utf8.count)),
+                    .text(subtree))
+            {
+                throw BackendError(.notEmpty, "folder \(folder) still holds secrets or folders")
+            }
+            try db.run("DELETE FROM folders WHERE project_id = ? AND environment = ? AND path = ?", Self.scope(folder))
+        }
+        logger.debug("deleted folder \(folder)")
+    }
+
+    /// Moves the folder's whole subtree in one transaction, re-sealing each
+    /// value for its new path.
+    public func renameFolder(_ name: String, in parent: SecretLocation, to newName: String) throws {
+        try Self.require(NamingRules.checkFolderName(newName))
+        let source = parent.appending(name)
+        let target = parent.appending(newName)
+        try write { db in
+            guard NamingRules.isValidFolderName(name), try Self.folderRowExists(source, in: db) else {
+                throw BackendError.notFound("no folder '\(name)' in \(parent)")
+            }
+            guard name != newName else { return }
+            if try Self.folderRowExists(target, in: db) {
+                throw BackendError.alreadyExists("folder '\(newName)' already exists in \(parent)")
+            }
+            let oldPath = source.path.description
+            let newPath = target.path.description
+            let oldLength = Int64(oldPath.utf8.count)
+            let inSubtree = "(path = ?3 OR substr(path, 1, ?4 + 1) = ?3 || '/')"
+            let bindings: [SQLValue] = [
+                .text(parent.projectID), .text(parent.environment), .text(oldPath), .integer(oldLength),
+            ]
+            let secrets = try db.query(
+                """
+                SELECT path, name, type, value, version, created_at, updated_at FROM secrets
+                WHERE project_id = ?1 AND environment = ?2 AND \(inSubtree)
+                """, bindings
+            ) { row in (row.text(0), try SecretRow(row, offset: 1)) }
+            try db.run(
+                """
+                UPDATE folders SET path = ?5 || substr(path, ?4 + 1)
+                WHERE project_id = ?1 AND environment = ?2 AND \(inSubtree)
+                """, bindings + [.text(newPath)])
+            for (path, row) in secrets {
+                guard let oldFolder = SecretPath(canonical: path) else {
+                    throw BackendError(.internalError, "local store: folder path '\(path)' is malformed")
+                }
+                let movedFolder = SecretPath(
+                    segments: target.path.segments + oldFolder.segments.dropFirst(source.path.segments.count))
+                let from = SecretLocation(projectID: parent.projectID, environment: parent.environment, path: oldFolder)
+                let to = SecretLocation(projectID: parent.projectID, environment: parent.environment, path: movedFolder)
+                let value = try decrypt(row, in: from).value
+                try db.run(
+                    """
+                    UPDATE secrets SET path = ?, value = ?
+                    WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?
+                    """,
+                    [.text(movedFolder.description), .blob(try seal(value, name: row.name, in: to))]
+                        + Self.scope(from) + [.text(row.name), .text(row.type.rawValue)])
+            }
+        }
+        logger.debug("renamed folder \(source) to \(newName)")
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a read transaction, so it sees one consistent snapshot.
+    private func read<Result: Sendable>(_ body: (Database) throws -> Result) throws -> Result {
+        try inTransaction(immediate: false, body)
+    }
+
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction.
+    private func write<Result: Sendable>(_ body: (Database) throws -> Result) throws -> Result {
+        try inTransaction(immediate: true, body)
+    }
+
+    private func inTransaction<Result: Sendable>(immediate: Bool, _ body: (Database) throws -> Result) throws
+        -> Result
+    {
+        do {
+            return try database.withLock { db in try db.transaction(immediate: immediate) { try body(db) } }
+        } catch let error as SQLiteError {
+            let failure =
+                error.isBusy
+                ? BackendError(.unavailable, "local store: \(path) stayed locked by another process for 5 s")
+                : BackendError(.internalError, "local store: \(error.message)")
+            logger.error(failure.reason)
+            throw failure
+        }
+    }
+
+    // MARK: Lookups
+
+    private static func findProject(_ reference: String, in db: Database) throws -> Project {
+        // An ID match wins over a slug that happens to spell another project's ID.
+        let rows = try db.query(
+            "SELECT id, slug, name FROM projects WHERE id = ?1 OR slug = ?1 ORDER BY id = ?1 DESC LIMIT 1",
+            .text(reference)
+        ) { row in (row.text(0), row.text(1), row.text(2)) }
+        guard let row = rows.first else { throw BackendError.notFound("no project '\(reference)'") }
+        return try project(id: row.0, slug: row.1, name: row.2, in: db)
+    }
+
+    private static func findProject(id: String, in db: Database) throws -> Project {
+        let rows = try db.query("SELECT id, slug, name FROM projects WHERE id = ?", .text(id)) { row in
+            (row.text(0), row.text(1), row.text(2))
+        }
+        guard let row = rows.first else { throw BackendError.notFound("no project with ID '\(id)'") }
+        return try project(id: row.0, slug: row.1, name: row.2, in: db)
+    }
+
+    private static func project(id: String, slug: String, name: String, in db: Database) throws -> Project {
+        let environments = try db.query(
+            "SELECT slug, name FROM environments WHERE project_id = ? ORDER BY position", .text(id)
+        ) { Environment(slug: $0.text(0), name: $0.text(1)) }
+        return Project(id: id, slug: slug, name: name, environments: environments)
+    }
+
+    /// `.notFound` unless the project, the environment and the folder exist.
+    private func requireFolder(_ location: SecretLocation, in db: Database) throws {
+        guard
+            try db.exists(
+                "SELECT 1 FROM environments WHERE project_id = ? AND slug = ?", .text(location.projectID),
+                .text(location.environment))
+        else {
+            throw BackendError.notFound("no environment '\(location.environment)' in project '\(location.projectID)'")
+        }
+        let folderExists = try location.path.isRoot || Self.folderRowExists(location, in: db)
+        guard folderExists else {
+            throw BackendError.notFound("no folder \(location)")
+        }
+    }
+
+    /// Whether a (non-root) folder has a row. Paths with a segment no folder
+    /// could have are refused first, so a name holding "/" cannot reach
+    /// another folder.
+    private static func folderRowExists(_ location: SecretLocation, in db: Database) throws -> Bool {
+        guard location.path.segments.allSatisfy(NamingRules.isValidFolderName) else { return false }
+        return try db.exists(
+            "SELECT 1 FROM folders WHERE project_id = ? AND environment = ? AND path = ?", scope(location))
+    }
+
+    /// The secret `getSecret` means: the shared one, else the personal one.
+    private static func secretRow(_ name: String, in location: SecretLocation, db: Database) throws -> SecretRow? {
+        try db.query(
+            """
+            SELECT name, type, value, version, created_at, updated_at FROM secrets
+            WHERE project_id = ? AND environment = ? AND path = ? AND name = ? ORDER BY type DESC LIMIT 1
+            """, scope(location) + [.text(name)], transform: { try SecretRow($0) }
+        ).first
+    }
+
+    private func insert(
+        _ name: String, value: String, type: SecretType, version: Int, createdAt: Double, updatedAt: Double,
+        in location: SecretLocation, _ db: Database
+    ) throws {
+        try db.run(
+            """
+            INSERT INTO secrets (project_id, environment, path, name, type, value, version, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            Self.scope(location) + [
+                .text(name), .text(type.rawValue), .blob(try seal(value, name: name, in: location)),
+                .integer(Int64(version)), .real(createdAt), .real(updatedAt),
+            ])
+    }
+
+    // MARK: Encryption
+
+    /// Binds a value to where it lives, so a row moved or swapped in the file
+    /// fails to decrypt instead of showing another secret's value.
+    private static func associatedData(_ name: String, in location: SecretLocation) -> [UInt8] {
+        Array("\(location.projectID)\u{0}\(location.environment)\u{0}\(location.path)\u{0}\(name)".utf8)
+    }
+
+    private func seal(_ value: String, name: String, in location: SecretLocation) throws -> [UInt8] {
+        do {
+            return try AESGCM.seal(
+                Array(value.utf8), using: key, authenticating: Self.associatedData(name, in: location)
+            )
+            .combined
+        } catch {
+            throw BackendError(.internalError, "local store: secret \(name) cannot be encrypted: \(error)")
+        }
+    }
+
+    private func decrypt(_ row: SecretRow, in location: SecretLocation) throws -> Secret {
+        let plaintext: [UInt8]
+        do {
+            plaintext = try AESGCM.open(
+                AESGCM.SealedBox(combined: row.sealedValue), using: key,
+                authenticating: Self.associatedData(row.name, in: location))
+        } catch {
+            throw BackendError(.internalError, "local store: secret \(row.name) cannot be decrypted (wrong key?)")
+        }
+        guard let value = String(validating: plaintext, as: UTF8.self) else {
+            throw BackendError(.internalError, "local store: secret \(row.name) is not UTF-8 after decryption")
+        }
+        return Secret(
+            name: row.name, value: value, version: row.version, type: row.type, createdAt: Self.date(row.createdAt),
+            updatedAt: Self.date(row.updatedAt))
+    }
+
+    // MARK: Helpers
+
+    private static func scope(_ location: SecretLocation) -> [SQLValue] {
+        [.text(location.projectID), .text(location.environment), .text(location.path.description)]
+    }
+
+    private static func date(_ seconds: Double) -> Date { Date(timeIntervalSince1970: seconds) }
+
+    private static func require(_ verdict: NamingRules.Verdict) throws {
+        switch verdict {
+        case .valid: return
+        case .invalid(let reason): throw BackendError(.invalidArgument, reason)
+        case .tooLong(let reason): throw BackendError(.nameTooLong, reason)
+        }
+    }
+
+    private static func requireSize(_ value: String, of name: String) throws {
+        guard value.utf8.count <= SecretValue.maximumBytes else {
+            throw BackendError(.tooLarge, "value of secret '\(name)' is larger than \(SecretValue.maximumBytes) bytes")
+        }
+    }
+
+    private static func noSecret(_ name: String, in location: SecretLocation) -> BackendError {
+        BackendError.notFound("no secret '\(name)' in \(location)")
+    }
+}
+
+/// One row of `secrets` before decryption.
+private struct SecretRow {
+    let name: String
+    let type: SecretType
+    let sealedValue: [UInt8]
+    let version: Int
+    let createdAt: Double
+    let updatedAt: Double
+
+    /// Reads `name, type, value, version, created_at, updated_at` starting at column `offset`.
+    init(_ row: Statement, offset: Int32 = 0) throws {
+        name = row.text(offset)
+        guard let type = SecretType(rawValue: row.text(offset + 1)) else {
+            throw BackendError(.internalError, "local store: secret \(row.text(offset)) has an unknown type")
+        }
+        self.type = type
+        sealedValue = row.blob(offset + 2)
+        version = Int(row.integer(offset + 3))
+        createdAt = row.real(offset + 4)
+        updatedAt = row.real(offset + 5)
+    }
+}

@@ -1,0 +1,80 @@
+import InfisicalFSCLI
+import Logging
+import Testing
+
+@Suite("Command-line parsing")
+struct ArgumentParserTests {
+    func mount(_ arguments: [String]) throws -> MountRequest {
+        guard case .mount(let request) = try ArgumentParser.parse(["mount"] + arguments) else {
+            throw CommandFailure(.failure, "not a mount")
+        }
+        return request
+    }
+
+    func failure(_ arguments: [String]) -> CommandFailure? {
+        do {
+            _ = try ArgumentParser.parse(arguments)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func commands() throws {
+        #expect(try ArgumentParser.parse(["--version"]) == .version)
+        #expect(try ArgumentParser.parse(["--help"]) == .help)
+        #expect(try ArgumentParser.parse(["unmount", "/m"]) == .unmount(mountpoint: "/m"))
+        #expect(failure([])?.code == .usage)
+        #expect(failure(["frobnicate"])?.code == .usage)
+    }
+
+    @Test func flagsInBothSpellings() throws {
+        let request = try mount([
+            "/mnt/s", "--backend", "local", "--local-store=/var/s.db", "--cache-ttl", "0", "--read-only",
+            "--allow-other", "--uid", "1001", "--gid=1002", "--umask", "027", "--project", "a", "--project", "b",
+            "--foreground", "--keep-newline", "--log-level", "debug",
+        ])
+        #expect(request.mountpoint == "/mnt/s")
+        #expect(request.backend == .local)
+        #expect(request.localStore == "/var/s.db")
+        #expect(request.cacheTTL == 0)
+        #expect(request.readOnly && request.allowOther && request.foreground && request.keepNewline)
+        #expect(request.uid == 1001 && request.gid == 1002)
+        #expect(request.umask == 0o027)
+        #expect(request.projects == ["a", "b"])
+        #expect(request.logLevel == .debug)
+    }
+
+    @Test func fstabOptionsMeanTheSame() throws {
+        let flags = try mount(["/m", "--read-only", "--allow-other", "--uid", "5", "--cache-ttl", "60", "--project", "x"])
+        let fstab = try mount(["/m", "-o", "ro,allow_other,uid=5,cache_ttl=60,project=x,_netdev,nofail,defaults"])
+        #expect(flags == fstab)
+        let joined = try mount(["-oro,local_store=/s.db,keep_newline", "/m"])
+        #expect(joined.readOnly && joined.keepNewline && joined.localStore == "/s.db")
+    }
+
+    @Test(arguments: [
+        ["/m", "--cache-ttl", "-1"], ["/m", "--cache-ttl", "soon"], ["/m", "--umask", "999"], ["/m", "--uid", "me"],
+        ["/m", "--backend", "s3"], ["/m", "--site-url", "ftp://x"], ["/m", "-o", "bogus"], ["/m", "-o", "uid"],
+        ["/m", "-o", "ro=1"], ["/m", "--read-only=yes"], ["/m", "/n"], [], ["/m", "--cache-ttl"],
+        ["/m", "--client-secret", "s"],
+    ])
+    func badArgumentsAreUsageErrors(arguments: [String]) {
+        #expect(failure(["mount"] + arguments)?.code == .usage)
+    }
+
+    @Test func backendFollowsCredentialsNotTheSiteURL() throws {
+        let request = try mount(["/m"])
+        #expect(request.resolvedBackend(environment: [:]) == .local)
+        #expect(request.resolvedBackend(environment: ["INFISICAL_SITE_URL": "https://x"]) == .local)
+        #expect(request.resolvedBackend(environment: ["INFISICAL_ACCESS_TOKEN": "t"]) == .infisical)
+        #expect(try mount(["/m", "--credentials-file", "/c"]).resolvedBackend(environment: [:]) == .infisical)
+        #expect(try mount(["/m", "--backend", "local"]).resolvedBackend(environment: ["INFISICAL_ACCESS_TOKEN": "t"]) == .local)
+    }
+
+    @Test func localStoreDefaultsToXDGDataHome() throws {
+        let request = try mount(["/m"])
+        #expect(request.resolvedLocalStore(environment: ["XDG_DATA_HOME": "/d"]) == "/d/infisicalfs/store.db")
+        #expect(request.resolvedLocalStore(environment: ["HOME": "/home/u"]) == "/home/u/.local/share/infisicalfs/store.db")
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import FuseKit
+import InfisicalFS
+import Logging
+import SecretsCore
+import TestSupport
+
+/// The core called directly, as FuseKit would, over an in-memory backend.
+struct Harness {
+    let backend = InMemoryBackend()
+    let fs: SecretsFileSystem
+    let project: Project
+    let context = RequestContext(uid: 1000, gid: 1000, pid: 1)
+
+    init(configure: (inout FileSystemOptions) -> Void = { _ in }) {
+        project = backend.addProject(slug: "demo")
+        var options = FileSystemOptions(uid: 1000, gid: 1000)
+        configure(&options)
+        fs = SecretsFileSystem(backend: backend, options: options, logger: .disabled)
+    }
+
+    var dev: SecretLocation { SecretLocation(projectID: project.id, environment: "dev", path: .root) }
+
+    /// Walks a path from the root, as the kernel's lookups do.
+    func inode(_ path: String) throws(Errno) -> InodeNumber {
+        var inode = InodeNumber.root
+        for name in path.split(separator: "/") {
+            inode = try fs.lookup(parent: inode, name: String(name), context: context).attributes.inode
+        }
+        return inode
+    }
+
+    func parentAndName(_ path: String) throws(Errno) -> (InodeNumber, String) {
+        let parts = path.split(separator: "/").map(String.init)
+        return (try inode(parts.dropLast().joined(separator: "/")), parts.last!)
+    }
+
+    /// open(2) (creating when missing), write, close: returns close's error, if any.
+    @discardableResult
+    func write(_ path: String, _ text: String, truncate: Bool = true, append: Bool = false) throws(Errno) -> Errno? {
+        try write(path, Array(text.utf8), truncate: truncate, append: append)
+    }
+
+    @discardableResult
+    func write(_ path: String, _ bytes: [UInt8], truncate: Bool = true, append: Bool = false) throws(Errno) -> Errno? {
+        let flags = OpenFlags(accessMode: .writeOnly, truncate: truncate, append: append)
+        let handle: FuseHandle
+        let file: InodeNumber
+        if let existing = try? inode(path) {
+            file = existing
+            handle = try fs.open(existing, flags: flags, context: context).handle
+        } else {
+            let (parent, name) = try parentAndName(path)
+            let (entry, reply) = try fs.create(parent: parent, name: name, flags: flags, context: context)
+            file = entry.attributes.inode
+            handle = reply.handle
+        }
+        if !bytes.isEmpty {
+            _ = try fs.write(file, handle: handle, offset: 0, data: bytes, context: context)
+        }
+        defer { fs.release(file, handle: handle) }
+        do {
+            try fs.flush(file, handle: handle, context: context)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func read(_ path: String) throws(Errno) -> String {
+        let file = try inode(path)
+        let handle = try fs.open(file, flags: OpenFlags(accessMode: .readOnly), context: context).handle
+        defer { fs.release(file, handle: handle) }
+        return String(decoding: try fs.read(file, handle: handle, offset: 0, size: 1 << 20), as: UTF8.self)
+    }
+
+    func list(_ path: String) throws(Errno) -> [String] {
+        try fs.openDirectory(try inode(path), context: context).map(\.name).filter { $0 != "." && $0 != ".." }
+    }
+
+    func stat(_ path: String) throws(Errno) -> FileAttributes {
+        try fs.attributes(of: try inode(path), handle: nil, context: context).0
+    }
+
+    func stored(_ name: String, in location: SecretLocation? = nil) -> String? {
+        try? backend.getSecret(name, in: location ?? dev).value
+    }
+
+    func callCount(_ operation: String) -> Int { backend.calls.filter { $0.operation == operation }.count }
+}
+
+/// Runs `body` and returns the errno it threw, or nil; any other error is -1.
+func errno(_ body: () throws -> Void) -> Errno? {
+    do {
+        try body()
+        return nil
+    } catch let error as Errno {
+        return error
+    } catch {
+        return Errno(rawValue: -1)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import SecretsCore
+import Synchronization
+import Testing
+import TestSupport
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    private let current = Mutex(Date(timeIntervalSince1970: 1_000_000))
+    var now: Date { current.withLock { $0 } }
+    func advance(_ seconds: TimeInterval) { current.withLock { $0 += seconds } }
+}
+
+@Suite("Read-through cache")
+struct CachingBackendTests {
+    let backend = InMemoryBackend()
+    let clock = ManualClock()
+    let location: SecretLocation
+
+    init() throws {
+        let project = backend.addProject(slug: "p")
+        location = SecretLocation(projectID: project.id, environment: "dev", path: .root)
+        for name in ["A", "B", "C"] { _ = try backend.createSecret(name, value: name.lowercased(), in: location) }
+    }
+
+    func cache(ttl: TimeInterval) -> CachingBackend {
+        let clock = self.clock
+        return CachingBackend(backend, ttl: ttl, now: { clock.now })
+    }
+
+    func count(_ operation: String) -> Int { backend.calls.filter { $0.operation == operation }.count }
+
+    @Test func oneListFillsEverySecretOfTheFolder() throws {
+        let cache = cache(ttl: 300)
+        _ = try cache.listFolder(location)
+        for name in ["A", "B", "C"] { #expect(try cache.getSecret(name, in: location).value == name.lowercased()) }
+        #expect(count("getSecret") == 0)
+        #expect(count("listFolder") == 1)
+        #expect(throws: BackendError.self) { try cache.getSecret("MISSING", in: location) }
+        #expect(count("getSecret") == 0)
+    }
+
+    @Test func entriesExpireAfterTheirLifetime() throws {
+        let cache = cache(ttl: 10)
+        #expect(try cache.getSecret("A", in: location).value == "a")
+        _ = try backend.updateSecret("A", value: "changed", in: location)
+        clock.advance(9)
+        #expect(try cache.getSecret("A", in: location).value == "a")
+        clock.advance(2)
+        #expect(try cache.getSecret("A", in: location).value == "changed")
+    }
+
+    @Test func zeroDisablesTheCache() throws {
+        let cache = cache(ttl: 0)
+        _ = try cache.getSecret("A", in: location)
+        _ = try cache.getSecret("A", in: location)
+        #expect(count("getSecret") == 2)
+    }
+
+    @Test func writesUpdateTheCacheWithTheStoredValue() throws {
+        let cache = cache(ttl: 300)
+        _ = try cache.listFolder(location)
+        _ = try cache.updateSecret("A", value: "  new \n\n", in: location)
+        #expect(try cache.getSecret("A", in: location).value == "new\n")
+        _ = try cache.createSecret("D", value: "d", in: location)
+        #expect(try cache.listFolder(location).secret(named: "D")?.value == "d")
+        try cache.deleteSecret("B", in: location)
+        #expect(try cache.listFolder(location).secret(named: "B") == nil)
+        #expect(count("listFolder") == 1)
+    }
+
+    @Test func expiredEntriesAreServedWhileTheBackendIsUnreachable() throws {
+        let cache = cache(ttl: 10)
+        _ = try cache.listFolder(location)
+        clock.advance(60)
+        backend.failNext("listFolder", with: BackendError(.unavailable, "connection refused"))
+        #expect(try cache.listFolder(location).secret(named: "A")?.value == "a")
+        backend.failNext("listFolder", with: BackendError(.permissionDenied, "revoked"))
+        #expect(throws: BackendError.self) { try cache.listFolder(location) }
+    }
+}
