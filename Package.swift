@@ -38,7 +38,7 @@ let package = Package(
             dependencies: ["InfisicalFS", "FuseKit", "SecretsCore", "LocalStore", "Logging"],
             swiftSettings: strictSettings),
         .target(name: "TestSupport", dependencies: ["SecretsCore"], swiftSettings: strictSettings),
-        .executableTarget(name: "infisicalfs", dependencies: ["InfisicalFSCLI"], swiftSettings: strictSettings),
+        .executableTarget(name: "infisicalfs", dependencies: ["InfisicalFSCLI", "FuseKit"], swiftSettings: strictSettings),
 
         .testTarget(name: "SecretsCoreTests", dependencies: ["SecretsCore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "SecretCryptoTests", dependencies: ["SecretCrypto"], swiftSettings: strictSettings),

@@ -1,5 +1,6 @@
 public import Logging
 import CFuse
+import Glibc
 import Foundation
 import Synchronization
 
@@ -68,20 +69,43 @@ public final class FuseSession: Sendable {
         self.logger = logger
     }
 
+    /// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and so in
+    /// every thread started after it. Call first thing in `main`: `run()`
+    /// then unblocks them in its own thread only, so they interrupt the loop
+    /// instead of landing on a runtime thread libfuse never hears from.
+    public static func blockTerminationSignals() {
+        var signals = terminationSignals
+        pthread_sigmask(SIG_BLOCK, &signals, nil)
+    }
+
+    private static var terminationSignals: sigset_t {
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        return signals
+    }
+
     /// Serves requests until unmounted or until SIGINT, SIGTERM or SIGHUP,
     /// then unmounts. Blocks the calling thread.
     public func run() throws(MountError) {
         let se = session.pointer
         guard fuse_set_signal_handlers(se) == 0 else { throw MountError("could not install signal handlers") }
         defer { fuse_remove_signal_handlers(se) }
+        var signals = Self.terminationSignals
+        pthread_sigmask(SIG_UNBLOCK, &signals, nil)
+        defer { pthread_sigmask(SIG_BLOCK, &signals, nil) }
         let config = fuse_loop_cfg_create()
         defer { fuse_loop_cfg_destroy(config) }
         fuse_loop_cfg_set_max_threads(config, UInt32(configuration.maximumThreads))
         fuse_loop_cfg_set_clone_fd(config, 0)
         let status = withExtendedLifetime(dispatcher) { fuse_session_loop_mt(se, config) }
         fuse_session_unmount(se)
-        if status != 0 && status != -EINTR && status > -1000 {
-            logger.warning("the FUSE loop ended with \(Errno(rawValue: abs(status)))")
+        // libfuse reports the signal that ended the loop as its status.
+        let ending = abs(status)
+        if [SIGINT, SIGTERM, SIGHUP].contains(ending) {
+            logger.notice("received signal \(ending), unmounting")
+        } else if status != 0 {
+            logger.warning("the FUSE loop ended with \(Errno(rawValue: ending))")
         }
     }
 

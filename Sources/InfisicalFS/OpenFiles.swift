@@ -12,18 +12,27 @@ struct OpenFile: Sendable {
     var content: [UInt8]
     /// Content changed since the last commit.
     var dirty: Bool
+    /// Bytes were written or the size set through this open since the last
+    /// commit. A change that is only the O_TRUNC or the creation of the open
+    /// waits for the release: a shell redirection closes one descriptor
+    /// before it writes, and that close must not store an empty value.
+    var written = false
     /// Created by this open and not stored yet: the first commit creates it.
     var isNew: Bool
     /// An O_APPEND open of a single-line value whose echo newline was dropped
     /// when it was stored: a first write that is a line gets it back, so
     /// `echo a > F; echo b >> F` gives "a\nb\n" as on a disk.
     var restoresLineBreak = false
+    /// A write through this open was refused: the content is incomplete and
+    /// is never stored; every later flush reports the refusal.
+    var refusedWrite: Errno?
 }
 
 extension SecretsFileSystem {
     public func open(_ inode: InodeNumber, flags: OpenFlags, context: RequestContext) throws(Errno) -> OpenReply {
         let node = try node(inode)
         guard case .secret(let location, let name) = node else { throw .isDirectory }
+        logger.debug("open \(node.logPath) \(flags.accessMode)\(flags.truncate ? " truncate" : "")\(flags.append ? " append" : "")")
         if flags.writes { try refuseIfReadOnly() }
         let content: [UInt8]
         if flags.writes && flags.truncate {
@@ -82,37 +91,43 @@ extension SecretsFileSystem {
         _ inode: InodeNumber, handle: FuseHandle, offset: UInt64, data: [UInt8], context: RequestContext
     ) throws(Errno) -> Int {
         try refuseIfReadOnly()
-        return try withOpenFile(handle) { file throws(Errno) in
+        let outcome = try withOpenFile(handle) { file throws(Errno) -> Result<Int, Errno> in
             guard file.flags.writes else { throw .badFileDescriptor }
-            // O_APPEND writes go to the end of the value as this open sees it,
-            // whatever offset a stale kernel size suggests.
             if file.restoresLineBreak {
                 file.restoresLineBreak = false
                 if data.last == UInt8(ascii: "\n") { file.content.append(UInt8(ascii: "\n")) }
             }
+            // O_APPEND writes go to the end of the value as this open sees it,
+            // whatever offset a stale kernel size suggests.
             let start = file.flags.append ? file.content.count : Int(clamping: offset)
-            guard start <= SecretValue.maximumBytes - data.count else { throw .fileTooLarge }
-            if start > file.content.count { resizeContent(&file.content, to: start) }
-            let end = start + data.count
-            if end > file.content.count {
-                file.content.replaceSubrange(start..<file.content.count, with: data)
-            } else {
-                file.content.replaceSubrange(start..<end, with: data)
+            guard start <= SecretValue.maximumBytes - data.count else {
+                file.refusedWrite = .fileTooLarge
+                return .failure(.fileTooLarge)
             }
+            if start > file.content.count { resizeContent(&file.content, to: start) }
+            let end = min(start + data.count, file.content.count)
+            file.content.replaceSubrange(start..<end, with: data)
             file.dirty = true
-            return data.count
+            file.written = true
+            return .success(data.count)
         }
+        return try outcome.get()
     }
 
     public func flush(_ inode: InodeNumber, handle: FuseHandle, context: RequestContext) throws(Errno) {
-        try commitIfNeeded(handle)
+        try commitIfNeeded(handle, final: false)
     }
 
     public func fsync(_ inode: InodeNumber, handle: FuseHandle, dataOnly: Bool) throws(Errno) {
-        try commitIfNeeded(handle)
+        try commitIfNeeded(handle, final: false)
     }
 
     public func release(_ inode: InodeNumber, handle: FuseHandle) {
+        // An open that only truncated or created (`: > F`, `touch F`) commits
+        // now; nobody is left to receive an error, so it is logged.
+        if let file = state.withLock({ $0.openFiles[handle.rawValue] }), file.dirty, !file.written {
+            try? commitIfNeeded(handle, final: true)
+        }
         let dropped = state.withLock { $0.openFiles.removeValue(forKey: handle.rawValue) }
         if let dropped, dropped.dirty, let node = try? node(inode) {
             logger.notice("close \(node.logPath): uncommitted change discarded")
@@ -123,8 +138,10 @@ extension SecretsFileSystem {
 
     /// Stores the open file's content when it changed; on failure the old
     /// value stays and the error is returned by close(2) or fsync(2).
-    func commitIfNeeded(_ handle: FuseHandle) throws(Errno) {
-        guard let file = state.withLock({ $0.openFiles[handle.rawValue] }), file.dirty else { return }
+    func commitIfNeeded(_ handle: FuseHandle, final: Bool) throws(Errno) {
+        guard let file = state.withLock({ $0.openFiles[handle.rawValue] }) else { return }
+        if let refusal = file.refusedWrite { throw refusal }
+        guard file.dirty, file.written || final else { return }
         guard let node = state.withLock({ $0.inodes.node(file.inode) }),
             case .secret(let location, let name) = node
         else {
@@ -170,7 +187,10 @@ extension SecretsFileSystem {
         state.withLock { state in
             guard var file = state.openFiles[handle.rawValue] else { return }
             // Writes that raced the commit keep the file dirty.
-            if file.content == content { file.dirty = false }
+            if file.content == content {
+                file.dirty = false
+                file.written = false
+            }
             file.isNew = false
             state.openFiles[handle.rawValue] = file
         }
@@ -202,6 +222,7 @@ extension SecretsFileSystem {
             guard file.flags.writes else { return false }
             resizeContent(&file.content, to: size)
             file.dirty = true
+            file.written = true
             return true
         }
         return resized ?? false

@@ -50,6 +50,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         // Modes, owners and times come from the mount options and the backend;
         // chmod, chown and touch succeed without changing them.
         if let size = changes.size {
+            logger.debug("truncate \(node.logPath) to \(size)\(handle == nil ? "" : " (open file)")")
             guard case .secret(let location, let name) = node else { throw .isDirectory }
             try refuseIfReadOnly()
             guard size <= UInt64(SecretValue.maximumBytes) else { throw .fileTooLarge }

@@ -133,6 +133,27 @@ struct ReadWriteTests {
         h.fs.release(file, handle: handle)
     }
 
+    @Test func aRedirectionsEarlyCloseStoresNothing() throws {
+        // `printf … > F` in a shell: open(O_TRUNC), dup2, close (a flush), write, close.
+        let h = Harness()
+        try h.write("demo/dev/A", "old")
+        let file = try h.inode("demo/dev/A")
+        let handle = try h.fs.open(file, flags: OpenFlags(accessMode: .writeOnly, truncate: true), context: h.context).handle
+        try h.fs.flush(file, handle: handle, context: h.context)
+        #expect(h.stored("A") == "old")
+        _ = try h.fs.write(file, handle: handle, offset: 0, data: [0xff], context: h.context)
+        #expect(errno { try h.fs.flush(file, handle: handle, context: h.context) } == .illegalByteSequence)
+        h.fs.release(file, handle: handle)
+        #expect(h.stored("A") == "old")
+    }
+
+    @Test func truncatingWithoutWritingEmptiesTheValueAtRelease() throws {
+        let h = Harness()
+        try h.write("demo/dev/A", "old")
+        try h.write("demo/dev/A", "")
+        #expect(h.stored("A") == "")
+    }
+
     @Test func aNewFileIsListedWhileOpenAndCreatedOnClose() throws {
         let h = Harness()
         let (parent, _) = try h.parentAndName("demo/dev/NEW")
@@ -193,6 +214,13 @@ struct FailureTests {
         try h.write("demo/dev/A", "old")
         let big = [UInt8](repeating: 0x41, count: SecretValue.maximumBytes + 1)
         #expect(errno { try h.write("demo/dev/A", big) } == .fileTooLarge)
+        // A refused write poisons the open: close reports it and stores nothing.
+        let file0 = try h.inode("demo/dev/A")
+        let handle = try h.fs.open(file0, flags: OpenFlags(accessMode: .writeOnly, truncate: true), context: h.context).handle
+        _ = try h.fs.write(file0, handle: handle, offset: 0, data: Array("partial".utf8), context: h.context)
+        #expect(errno { _ = try h.fs.write(file0, handle: handle, offset: 7, data: big, context: h.context) } == .fileTooLarge)
+        #expect(errno { try h.fs.flush(file0, handle: handle, context: h.context) } == .fileTooLarge)
+        h.fs.release(file0, handle: handle)
         #expect(h.stored("A") == "old")
         let file = try h.inode("demo/dev/A")
         let size = UInt64(SecretValue.maximumBytes + 1)

@@ -14,19 +14,24 @@ struct DurabilityTests {
 
         let journal = scratch.path + "/committed.txt"
         let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // Python reports a failed close(2); a shell redirection would not.
+        writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         writer.arguments = [
-            "-c",
+            "python3", "-c",
             """
-            i=0
-            while [ $i -lt 1000000 ]; do
-              echo "v$i" > "$MNT/p/dev/K$((i % 20))" || exit 0
-              echo $i >> "$JOURNAL"
-              i=$((i + 1))
-            done
+            import os, sys
+            mnt, journal = sys.argv[1], open(sys.argv[2], "a", buffering=1)
+            for i in range(1000000):
+                try:
+                    fd = os.open(f"{mnt}/p/dev/K{i % 20}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                    os.write(fd, f"v{i}\\n".encode())
+                    os.close(fd)
+                except OSError:
+                    break
+                journal.write(f"{i}\\n")
             """,
+            mount.mountpoint, journal,
         ]
-        writer.environment = ["MNT": mount.mountpoint, "JOURNAL": journal, "PATH": "/usr/bin:/bin"]
         writer.standardError = FileHandle.nullDevice
         try writer.run()
         usleep(1_500_000)

@@ -65,7 +65,8 @@ func sh(_ script: String, in mount: Mount) throws -> CommandResult {
     var environment = ProcessInfo.processInfo.environment
     environment["MNT"] = mount.mountpoint
     environment["LC_ALL"] = "C"
-    return try run("/bin/sh", ["-c", script], environment: environment)
+    let work = URL(fileURLWithPath: mount.mountpoint).deletingLastPathComponent().path
+    return try run("/bin/sh", ["-c", "cd '\(work)' && " + script], environment: environment)
 }
 
 /// Whether `path` is in this process's mount table.
