@@ -115,6 +115,8 @@ public struct OpenFlags: Sendable, Equatable {
     public var reads: Bool { accessMode != .writeOnly }
     public var truncate: Bool { rawValue & O_TRUNC != 0 }
     public var append: Bool { rawValue & O_APPEND != 0 }
+    /// O_EXCL: with O_CREAT, fail when the file exists.
+    public var exclusive: Bool { rawValue & O_EXCL != 0 }
 }
 
 /// How an open file is to be treated by the kernel.

@@ -64,7 +64,7 @@ extension SecretsFileSystem {
             throw .isDirectory
         case .success:
             // The kernel's view was stale: the file exists, so this is an open.
-            if flags.rawValue & O_EXCL != 0 { throw .fileExists }
+            if flags.exclusive { throw .fileExists }
             let attributes = try attributes(of: node, inode: nil)
             let entry = entry(for: node, attributes: attributes)
             return (entry, try open(entry.attributes.inode, flags: flags, context: context))
