@@ -52,6 +52,17 @@ public struct MountRequest: Sendable, Equatable {
         return hasCredential || credentialsFile != nil ? .infisical : .local
     }
 
+    /// The same request with its paths made absolute against `directory`,
+    /// so a daemon can leave the directory it was started in.
+    public func withAbsolutePaths(from directory: String) -> MountRequest {
+        func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : directory + "/" + path }
+        var request = self
+        request.mountpoint = absolute(mountpoint)
+        request.localStore = localStore.map(absolute)
+        request.credentialsFile = credentialsFile.map(absolute)
+        return request
+    }
+
     /// `$XDG_DATA_HOME/infisicalfs/store.db`, else under `~/.local/share`.
     public func resolvedLocalStore(environment: [String: String]) -> String {
         if let localStore { return localStore }

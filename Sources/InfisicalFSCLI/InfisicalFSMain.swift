@@ -32,10 +32,15 @@ public enum InfisicalFSMain {
             } catch {
                 throw CommandFailure(.failure, error.description)
             }
-        case .mount(let request):
+        case .mount(let given):
+            let request = given.withAbsolutePaths(from: FileManager.default.currentDirectoryPath)
             let command = MountCommand(request: request, environment: environment)
             if request.foreground {
-                if request.readyPipe { _ = setsid() }
+                if request.readyPipe {
+                    // A daemon: its own session, and no hold on the directory it was started in.
+                    _ = setsid()
+                    _ = chdir("/")
+                }
                 try command.runInForeground()
             } else {
                 try command.checkMountpoint()

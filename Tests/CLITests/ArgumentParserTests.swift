@@ -72,6 +72,14 @@ struct ArgumentParserTests {
         #expect(try mount(["/m", "--backend", "local"]).resolvedBackend(environment: ["INFISICAL_ACCESS_TOKEN": "t"]) == .local)
     }
 
+    @Test func relativePathsAreMadeAbsolute() throws {
+        let request = try mount(["mnt", "--local-store", "s.db", "--credentials-file", "/etc/c"])
+            .withAbsolutePaths(from: "/home/u")
+        #expect(request.mountpoint == "/home/u/mnt")
+        #expect(request.localStore == "/home/u/s.db")
+        #expect(request.credentialsFile == "/etc/c")
+    }
+
     @Test func localStoreDefaultsToXDGDataHome() throws {
         let request = try mount(["/m"])
         #expect(request.resolvedLocalStore(environment: ["XDG_DATA_HOME": "/d"]) == "/d/infisicalfs/store.db")

@@ -32,7 +32,9 @@ struct CommandLineTests {
     @Test func detachedMountReturnsWhenReadyAndUnmountRemovesIt() throws {
         let scratch = try Scratch()
         let mountpoint = try scratch.folder("mnt")
-        let result = try run(infisicalfsBinary, ["mount", mountpoint, "--backend", "local", "--local-store", scratch.path + "/s.db"])
+        // Relative paths, as a user types them: the daemon resolves them before it leaves the directory.
+        let result = try run(
+            "/bin/sh", ["-c", "cd '\(scratch.path)' && '\(infisicalfsBinary)' mount mnt --backend local --local-store s.db"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(isMounted(mountpoint))
         // Ready means ready: the first operation after return works.
@@ -54,10 +56,11 @@ struct CommandLineTests {
         #expect(!isMounted(mountpoint))
     }
 
-    @Test func sigtermUnmountsCleanlyAndExitsZero() throws {
+    @Test(arguments: [SIGTERM, SIGINT, SIGHUP])
+    func aSignalUnmountsCleanlyAndExitsZero(signal: Int32) throws {
         let scratch = try Scratch()
         let mount = try Mount(scratch: scratch)
-        kill(mount.pid, SIGTERM)
+        kill(mount.pid, signal)
         #expect(mount.terminationStatus == 0)
         #expect(!isMounted(mount.mountpoint))
     }
