@@ -22,6 +22,7 @@ let package = Package(
         .systemLibrary(name: "CFuse", pkgConfig: "fuse3", providers: [.apt(["libfuse3-dev"])]),  // FuseKit
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),  // SecretCrypto
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),  // LocalStore
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),  // HTTPClient
 
         .target(name: "Logging", swiftSettings: strictSettings),
         .target(name: "FuseKit", dependencies: ["CFuse", "Logging"], swiftSettings: strictSettings),
@@ -30,12 +31,16 @@ let package = Package(
         .target(
             name: "LocalStore", dependencies: ["CSQLite", "SecretCrypto", "SecretsCore", "Logging"],
             swiftSettings: strictSettings),
+        .target(name: "HTTPClient", dependencies: ["CCurl", "Logging"], swiftSettings: strictSettings),
+        .target(
+            name: "InfisicalAPI", dependencies: ["HTTPClient", "SecretsCore", "Logging"],
+            swiftSettings: strictSettings),
         .target(
             name: "InfisicalFS", dependencies: ["FuseKit", "SecretsCore", "SecretCrypto", "Logging"],
             swiftSettings: strictSettings),
         .target(
             name: "InfisicalFSCLI",
-            dependencies: ["InfisicalFS", "FuseKit", "SecretsCore", "LocalStore", "Logging"],
+            dependencies: ["InfisicalFS", "FuseKit", "SecretsCore", "LocalStore", "InfisicalAPI", "HTTPClient", "Logging"],
             swiftSettings: strictSettings),
         .target(name: "TestSupport", dependencies: ["SecretsCore"], swiftSettings: strictSettings),
         .executableTarget(name: "infisicalfs", dependencies: ["InfisicalFSCLI", "FuseKit"], swiftSettings: strictSettings),
@@ -47,6 +52,10 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(
             name: "InfisicalFSTests", dependencies: ["InfisicalFS", "FuseKit", "SecretsCore", "TestSupport", "Logging"],
+            swiftSettings: strictSettings),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "InfisicalAPITests", dependencies: ["InfisicalAPI", "HTTPClient", "SecretsCore", "Logging"],
             swiftSettings: strictSettings),
         .testTarget(name: "CLITests", dependencies: ["InfisicalFSCLI"], swiftSettings: strictSettings),
         .testTarget(name: "MountTests", dependencies: [], swiftSettings: strictSettings),

@@ -14,8 +14,10 @@ declare -A allowed=(
   [SecretCrypto]="COpenSSL"
   [SecretsCore]="Logging"
   [LocalStore]="CSQLite SecretCrypto SecretsCore Logging"
+  [HTTPClient]="CCurl Logging"
+  [InfisicalAPI]="HTTPClient SecretsCore Logging"
   [InfisicalFS]="FuseKit SecretsCore SecretCrypto Logging"
-  [InfisicalFSCLI]="InfisicalFS FuseKit SecretsCore LocalStore Logging"
+  [InfisicalFSCLI]="InfisicalFS FuseKit SecretsCore LocalStore InfisicalAPI HTTPClient Logging"
   [infisicalfs]="InfisicalFSCLI FuseKit"
   [TestSupport]="SecretsCore"
 )
@@ -40,7 +42,7 @@ for dir in Sources/*/; do
 done
 
 # C modules are never imported by tests either, except through their wrapper.
-if grep -rnE '^[[:space:]]*((public|internal|private)[[:space:]]+)?import[[:space:]]+(CFuse|COpenSSL|CSQLite)\b' Tests; then
+if grep -rnE '^[[:space:]]*((public|internal|private)[[:space:]]+)?import[[:space:]]+(CFuse|COpenSSL|CSQLite|CCurl)\b' Tests; then
   echo "lint-imports: tests may not import a C module"
   status=1
 fi

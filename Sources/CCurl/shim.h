@@ -1,0 +1,2 @@
+// libcurl as HTTPClient sees it.
+#include <curl/curl.h>
