@@ -73,7 +73,11 @@ extension SecretsFileSystem {
         case .failure(let errno):
             throw errno
         }
-        let entry = entry(for: node, attributes: fileAttributes(.root, size: 0, modified: Date()))
+        // Not stored yet: the kernel must not keep the name, so that a failed
+        // first commit leaves no phantom entry behind.
+        var entry = entry(for: node, attributes: fileAttributes(.root, size: 0, modified: Date()))
+        entry.entryTimeout = 0
+        entry.attributeTimeout = 0
         let file = OpenFile(inode: entry.attributes.inode, flags: flags, content: [], dirty: true, isNew: true)
         return (entry, OpenReply(handle: register(file)))
     }
@@ -170,10 +174,6 @@ extension SecretsFileSystem {
             } catch .fileExists {
                 // Created elsewhere meanwhile: this write replaces it, as on a disk.
             }
-        } else if let current = try? backend.getSecret(name, in: location),
-            current.value == SecretValue.storedForm(value)
-        {
-            return  // unchanged: no new version
         }
         do {
             _ = try call(what) { try backend.updateSecret(name, value: value, in: location) }

@@ -155,7 +155,12 @@ public final class SecretsFileSystem: FileSystemOperations {
         guard !flags.exchange else { throw .invalidArgument }
         let source = try child(named: name, of: try node(parent))
         let targetParent = try node(newParent)
-        let existing = try? child(named: newName, of: targetParent)
+        let existing: Node?
+        do {
+            existing = try child(named: newName, of: targetParent)
+        } catch .noSuchFileOrDirectory {
+            existing = nil
+        }
         if existing == source { return }
         if flags.noReplace, existing != nil { throw .fileExists }
         guard !isPending(source) else { throw .busy }  // not stored yet: nothing to move
@@ -179,6 +184,8 @@ public final class SecretsFileSystem: FileSystemOperations {
             let target = Node.folder(to.appending(newName))
             if let existing {
                 guard existing.isDirectory else { throw .notDirectory }
+                // Replacing deletes the target first, so only where the rename can follow.
+                guard backend.capabilities.renamesFolders else { throw .crossDevice }
                 guard try listing(of: to.appending(newName)).isEmpty else { throw .directoryNotEmpty }
                 try call("rmdir \(target.logPath)") { try backend.deleteFolder(newName, in: to) }
             }

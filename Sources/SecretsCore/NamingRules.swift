@@ -54,8 +54,9 @@ public enum NamingRules {
     /// A project or environment slug: lowercase letters, digits and `-`,
     /// starting with a letter or digit.
     public static func checkSlug(_ slug: String, of what: String) -> Verdict {
+        // SPEC.md: anything but a valid slug is EINVAL, length included.
         if slug.utf8.count > maximumSlugLength {
-            return .tooLong("\(what) slug is longer than \(maximumSlugLength) characters")
+            return .invalid("\(what) slug is longer than \(maximumSlugLength) characters")
         }
         let isSlugByte: (UInt8) -> Bool = { byte in
             (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))

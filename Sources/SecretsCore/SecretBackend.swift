@@ -53,8 +53,13 @@ public protocol SecretBackend: Sendable {
 public struct BackendCapabilities: Sendable, Equatable {
     /// `mkdir`/`rmdir` at the root and in a project manage projects and environments.
     public var managesProjects: Bool
+    /// `renameFolder` works (else it throws `.notSupported`).
+    public var renamesFolders: Bool
 
-    public init(managesProjects: Bool) { self.managesProjects = managesProjects }
+    public init(managesProjects: Bool, renamesFolders: Bool = true) {
+        self.managesProjects = managesProjects
+        self.renamesFolders = renamesFolders
+    }
 }
 
 extension SecretBackend {

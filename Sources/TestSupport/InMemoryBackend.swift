@@ -23,7 +23,7 @@ public final class InMemoryBackend: SecretBackend {
     public let capabilities: BackendCapabilities
 
     public init(managesProjects: Bool = true) {
-        capabilities = BackendCapabilities(managesProjects: managesProjects)
+        capabilities = BackendCapabilities(managesProjects: managesProjects, renamesFolders: false)
     }
 
     /// Every call so far, oldest first.

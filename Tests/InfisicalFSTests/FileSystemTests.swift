@@ -86,14 +86,24 @@ struct ReadWriteTests {
         #expect(try h.read("demo/dev/B") == "padded")
     }
 
-    @Test func overwriteUpdatesAndUnchangedContentMakesNoNewVersion() throws {
+    @Test func overwriteUpdatesEvenWhenTheCachedValueLooksTheSame() throws {
+        // The cache may be stale (another mount wrote meanwhile): every write is sent.
         let h = Harness()
         try h.write("demo/dev/A", "one\n")
         try h.write("demo/dev/A", "two\n")
         #expect(h.stored("A") == "two")
         #expect(try h.backend.getSecret("A", in: h.dev).version == 2)
         try h.write("demo/dev/A", "two\n")
-        #expect(h.callCount("updateSecret") == 1)
+        #expect(h.callCount("updateSecret") == 2)
+    }
+
+    @Test func aNewFileIsNotKeptByTheKernelBeforeItIsStored() throws {
+        let h = Harness()
+        let (parent, _) = try h.parentAndName("demo/dev/NEW")
+        let (entry, reply) = try h.fs.create(
+            parent: parent, name: "NEW", flags: OpenFlags(accessMode: .writeOnly), context: h.context)
+        #expect(entry.entryTimeout == 0 && entry.attributeTimeout == 0)
+        h.fs.release(entry.attributes.inode, handle: reply.handle)
     }
 
     @Test func appendAddsToTheValue() throws {
@@ -284,6 +294,8 @@ struct NamespaceTests {
         _ = try h.fs.makeDirectory(parent: try h.inode("newproj"), name: "qa", context: h.context)
         #expect(try h.list("newproj") == ["dev", "staging", "prod", "qa"])
         #expect(errno { _ = try h.fs.makeDirectory(parent: .root, name: "Bad_Slug", context: h.context) } == .invalidArgument)
+        let long = String(repeating: "p", count: 65)
+        #expect(errno { _ = try h.fs.makeDirectory(parent: .root, name: long, context: h.context) } == .invalidArgument)
     }
 
     @Test func renameWithinAnEnvironmentMovesTheValue() throws {

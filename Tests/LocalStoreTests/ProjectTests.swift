@@ -52,7 +52,7 @@ struct ProjectTests {
         let fixture = try Fixture()
         defer { fixture.remove() }
         let store = try fixture.open()
-        expectError(.nameTooLong) { try store.createProject(slug: String(repeating: "a", count: 65)) }
+        expectError(.invalidArgument) { try store.createProject(slug: String(repeating: "a", count: 65)) }
         _ = try store.createProject(slug: String(repeating: "a", count: 64))
         _ = try store.createProject(slug: "taken")
         expectError(.alreadyExists) { try store.createProject(slug: "taken") }
@@ -100,7 +100,7 @@ struct ProjectTests {
         let store = seeded.store
         expectError(.alreadyExists) { try store.createEnvironment(slug: "dev", in: seeded.project.id) }
         expectError(.invalidArgument) { try store.createEnvironment(slug: "QA", in: seeded.project.id) }
-        expectError(.nameTooLong) {
+        expectError(.invalidArgument) {
             try store.createEnvironment(slug: String(repeating: "e", count: 65), in: seeded.project.id)
         }
         expectError(.notFound) { try store.createEnvironment(slug: "qa", in: "no-such-project") }
