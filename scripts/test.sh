@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite: dependencies, the import map, a warnings-as-errors
-# build, unit tests, and the tests that mount the file system for real
-# (they need root or fusermount3, and /dev/fuse). Fails if a test leaves a
-# mount behind.
+# The whole test suite: dependencies (Debian packages, and a Python venv with
+# the official Infisical SDKs), the import map, the Infisical test server's
+# conformance with those SDKs, a warnings-as-errors build, unit tests, and the
+# tests that mount the file system for real (they need root or fusermount3,
+# and /dev/fuse). Fails if a test leaves a mount behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,9 +13,14 @@ scripts/lint-imports.sh
 leftover_mounts() { grep -E '^infisicalfs ' /proc/mounts || true; }
 before=$(leftover_mounts)
 
-swift build --build-tests
 status=0
-INFISICALFS_MOUNT_TESTS=1 swift test --skip-build || status=$?
+
+# The Infisical test server, judged by the official Python SDKs.
+python=$(scripts/python-venv.sh | tail -1)
+"$python" -m pytest Tests/InfisicalTestServer -q || status=$?
+
+swift build --build-tests
+INFISICALFS_MOUNT_TESTS=1 INFISICALFS_PYTHON="$python" swift test --skip-build || status=$?
 
 after=$(leftover_mounts)
 if [[ "$after" != "$before" ]]; then

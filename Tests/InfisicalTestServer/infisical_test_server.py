@@ -1,0 +1,1551 @@
+#!/usr/bin/env python3
+"""A loopback stand-in for the Infisical HTTP API, for infisicalfs's tests.
+
+Behaves like the real API for the calls infisicalfs makes: universal-auth
+login, token renew/revoke, projects, `/api/v3/secrets/raw`, and folders
+(`/api/v2/folders`, deprecated `/api/v1/folders`). Facts come from
+`shared/reference/infisical-api.md`; comments cite its sections as "§n". The
+server is itself held to the official Python SDKs by test_sdk_conformance.py.
+
+    python3 infisical_test_server.py --port 0 [--host 127.0.0.1]
+        [--tls-cert CERT --tls-key KEY] [--seed seed.json]
+
+Prints one line `PORT <n>` on stdout once listening, logs `METHOD path status`
+per request on stderr (never bodies, queries or tokens), and serves until
+SIGTERM/SIGINT. Test-only controls live under `/__test__/` without auth; see
+`CONTROL_ROUTES` and test_sdk_conformance.py for their shapes.
+
+Python 3 standard library only.
+"""
+
+import argparse
+import base64
+import copy
+import hashlib
+import hmac
+import json
+import re
+import secrets as pysecrets
+import signal
+import socket
+import ssl
+import string
+import sys
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+MAX_BODY_BYTES = 1024 * 1024          # §1: Fastify's default bodyLimit (1 MiB)
+DEFAULT_TTL = 2_592_000               # §3.2: 30 days, both TTL and max TTL
+ORG_ID = "8d2c6ba5-6f0e-4b3c-9d6a-0c8e5a1f2b7e"
+DEFAULT_ENVIRONMENTS = [("dev", "Development"), ("staging", "Staging"), ("prod", "Production")]
+SECRET_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")   # §5 folder names / path segments
+TOKEN_EXPIRED_MESSAGE = "Your token has expired. Please re-authenticate."
+
+# JavaScript's String.prototype.trim() set: the server is Node, and Python's
+# str.strip() would also remove \x1c-\x1f, which JS keeps (§5 value rule).
+JS_WHITESPACE = "\t\n\v\f\r \u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a" \
+                "\u2028\u2029\u202f\u205f\u3000\ufeff"
+
+
+# ---------------------------------------------------------------------------
+# Errors: the one place that shapes error bodies (§2).
+# ---------------------------------------------------------------------------
+
+DEFAULT_ERROR_NAMES = {
+    400: "BadRequest", 401: "UnauthorizedError", 403: "PermissionDenied", 404: "NotFound",
+    413: "PayloadTooLarge", 422: "ValidationFailure", 429: "RateLimitExceeded",
+    500: "InternalServerError", 502: "BadGateway", 503: "ServiceUnavailable",
+}
+
+
+class ApiError(Exception):
+    """An error answer: `{"reqId","statusCode","message","error"}` (+ details)."""
+
+    def __init__(self, status, message, error=None, details=None, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.error = error or DEFAULT_ERROR_NAMES.get(status, "Error")
+        self.details = details
+        self.headers = headers or {}
+
+    def body(self, req_id):
+        body = {"reqId": req_id, "statusCode": self.status, "message": self.message, "error": self.error}
+        if self.details is not None:
+            body["details"] = self.details
+        return body
+
+
+def new_req_id():
+    """§1: `req-` + 14 alphanumerics."""
+    alphabet = string.ascii_letters + string.digits
+    return "req-" + "".join(pysecrets.choice(alphabet) for _ in range(14))
+
+
+def bad_request(message):
+    return ApiError(400, message)
+
+
+def not_found(message, error="NotFound"):
+    return ApiError(404, message, error)
+
+
+class Issues:
+    """Collects zod-like issues; raises 422 with `message` = the array (§2)."""
+
+    def __init__(self):
+        self.items = []
+
+    def add(self, code, path, message, **extra):
+        issue = {"code": code}
+        issue.update(extra)
+        issue["path"] = path if isinstance(path, list) else [path]
+        issue["message"] = message
+        self.items.append(issue)
+
+    def raise_if_any(self):
+        if self.items:
+            raise ApiError(422, self.items, "ValidationFailure")
+
+
+def js_type(value):
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"
+
+
+def field(source, name, issues, kind="string", required=False, default=None, nullable=False, trim=True):
+    """Reads one field the way the route's zod schema would (strings trimmed unless told)."""
+    if name not in source:
+        if required:
+            issues.add("invalid_type", name, "Required", expected=kind, received="undefined")
+        return default
+    value = source[name]
+    if value is None:
+        if not nullable:
+            issues.add("invalid_type", name, f"Expected {kind}, received null", expected=kind, received="null")
+            return default
+        return None
+    if js_type(value) != kind:
+        issues.add("invalid_type", name, f"Expected {kind}, received {js_type(value)}",
+                   expected=kind, received=js_type(value))
+        return default
+    if kind == "string" and trim:
+        value = js_trim(value)
+    return value
+
+
+def enum_field(source, name, options, issues, default):
+    """`z.enum([...]).default(d)`: exact string match, else 422 (§4.2 booleans, §4 type)."""
+    if name not in source or source[name] is None:
+        return default
+    value = source[name]
+    if not isinstance(value, str) or value not in options:
+        expected = " | ".join(f"'{o}'" for o in options)
+        issues.add("invalid_enum_value", name, f"Invalid enum value. Expected {expected}, received '{value}'",
+                   received=value, options=list(options))
+        return default
+    return value
+
+
+def bool_query(query, name, issues, default=False):
+    """Raw-secrets booleans: exactly "true"/"false" else 422 (§4.2)."""
+    return enum_field(query, name, ["true", "false"], issues, "true" if default else "false") == "true"
+
+
+def lenient_bool(value, default=False):
+    """`booleanSchema` of sanitizedSchemas.ts (folders' `recursive`, `forceDelete`): any
+    string but "", "0" and "false" (any case) is true. infisical_sdk sends "False" here."""
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip()
+    if text == "":
+        return False
+    try:
+        if float(text) == 0:
+            return False
+    except ValueError:
+        pass
+    return text.lower() != "false"
+
+
+# ---------------------------------------------------------------------------
+# Small helpers
+# ---------------------------------------------------------------------------
+
+def now_iso():
+    """ISO-8601 with milliseconds and Z (§4.1)."""
+    now = datetime.now(timezone.utc)
+    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+
+
+def js_trim(text):
+    return text.strip(JS_WHITESPACE)
+
+
+def transform_value(value):
+    """§5: ends with \\n ⇒ trim both ends and keep one \\n; else trim both ends."""
+    return js_trim(value) + "\n" if value.endswith("\n") else js_trim(value)
+
+
+def remove_trailing_slash(path):
+    """`removeTrailingSlash` of the server: one trailing `/` goes, `/` stays."""
+    return path[:-1] if path != "/" and path.endswith("/") else path
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+# ---------------------------------------------------------------------------
+# State
+# ---------------------------------------------------------------------------
+
+class State:
+    """Everything the server knows. Guarded by `lock`; handlers run under it."""
+
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.signing_key = pysecrets.token_bytes(32)
+        self.reset()
+
+    def reset(self):
+        self.identities = {}      # identityId -> identity
+        self.client_ids = {}      # clientId -> identityId
+        self.tokens = {}          # token string -> {"record": tokenId, "exp": float|None}
+        self.token_records = {}   # tokenId -> record
+        self.projects = {}        # projectId -> project
+        self.folders = {}         # folderId -> folder
+        self.secrets = []         # secret records, creation order
+        self.imports = []         # {"folderId", "importEnv", "importPath", "id"}
+        self.faults = []
+        self.request_counts = {}
+        self.request_log = []     # last 500 API requests: method, route, query, body keys (no values)
+
+    # -- identities and tokens (§3) ----------------------------------------
+
+    def add_identity(self, spec):
+        identity_id = spec.get("identityId") or str(uuid.uuid4())
+        actor_type = spec.get("actorType", "identity")
+        if actor_type not in ("identity", "user"):
+            raise bad_request("actorType must be identity or user")
+        identity = {
+            "identityId": identity_id,
+            "name": spec.get("name") or f"test-{actor_type}",
+            "clientId": spec.get("clientId"),
+            "clientSecret": spec.get("clientSecret"),
+            "accessTokenTTL": int(spec.get("accessTokenTTL", DEFAULT_TTL)),
+            "accessTokenMaxTTL": int(spec.get("accessTokenMaxTTL", DEFAULT_TTL)),
+            "actorType": actor_type,
+            "userId": (spec.get("userId") or str(uuid.uuid4())) if actor_type == "user" else None,
+        }
+        self.identities[identity_id] = identity
+        if identity["clientId"]:
+            self.client_ids[identity["clientId"]] = identity_id
+        if spec.get("accessToken"):
+            # A fixed static token that never expires (like a token-auth token with TTL 0).
+            record = self._new_token_record(identity, ttl=0, max_ttl=0)
+            self.tokens[spec["accessToken"]] = {"record": record["id"], "exp": None}
+        result = {"identityId": identity_id, "clientId": identity["clientId"], "actorType": actor_type}
+        if identity["userId"]:
+            result["userId"] = identity["userId"]
+        return result
+
+    def _new_token_record(self, identity, ttl, max_ttl):
+        record = {
+            "id": str(uuid.uuid4()), "identityId": identity["identityId"], "ttl": ttl, "maxTTL": max_ttl,
+            "createdAt": time.time(), "lastRenewedAt": None, "revoked": False, "forcedExpired": False,
+        }
+        self.token_records[record["id"]] = record
+        return record
+
+    def issue_token(self, record):
+        """§3.2: a server-signed JWT (identityId, identityAccessTokenId, exp); opaque to clients."""
+        now = time.time()
+        exp = now + record["ttl"] if record["ttl"] > 0 else None
+        header = {"alg": "HS256", "typ": "JWT"}
+        payload = {"identityId": record["identityId"], "identityAccessTokenId": record["id"],
+                   "authTokenType": "identityAccessToken", "iat": int(now), "jti": uuid.uuid4().hex}
+        if exp is not None:
+            payload["exp"] = int(exp)
+        signing_input = b64url(json.dumps(header).encode()) + "." + b64url(json.dumps(payload).encode())
+        signature = hmac.new(self.signing_key, signing_input.encode(), hashlib.sha256).digest()
+        token = signing_input + "." + b64url(signature)
+        self.tokens[token] = {"record": record["id"], "exp": exp}
+        return token
+
+    def expire_tokens(self, identity_id=None):
+        count = 0
+        for record in self.token_records.values():
+            if identity_id is None or record["identityId"] == identity_id:
+                record["forcedExpired"] = True
+                count += 1
+        return count
+
+    # -- projects, environments, folders ------------------------------------
+
+    def add_project(self, spec):
+        slug = spec.get("slug")
+        if not slug:
+            raise bad_request("slug is required")
+        project_id = spec.get("id") or str(uuid.uuid4())
+        if project_id in self.projects or self.project_by_slug(slug):
+            raise bad_request(f"Project {project_id} / {slug} already exists")
+        stamp = now_iso()
+        project = {
+            "id": project_id, "name": spec.get("name") or slug, "slug": slug,
+            "description": spec.get("description"), "type": "secret-manager", "orgId": ORG_ID,
+            "version": 3, "createdAt": stamp, "updatedAt": stamp,
+            "autoCapitalization": bool(spec.get("autoCapitalization", False)),
+            "hasDeleteProtection": False, "pitVersionLimit": 10, "upgradeStatus": None,
+            "environments": [], "members": set(spec.get("members") or []),
+        }
+        for env in spec.get("environments") or [s for s, _ in DEFAULT_ENVIRONMENTS]:
+            env_slug, env_name = (env.get("slug"), env.get("name")) if isinstance(env, dict) else (env, None)
+            default_names = dict(DEFAULT_ENVIRONMENTS)
+            environment = {"id": str(uuid.uuid4()), "name": env_name or default_names.get(env_slug, env_slug),
+                           "slug": env_slug}
+            project["environments"].append(environment)
+            root = self._new_folder(environment["id"], project_id, "root", None)
+            environment["rootFolderId"] = root["id"]
+        self.projects[project_id] = project
+        return project
+
+    def project_by_slug(self, slug):
+        return next((p for p in self.projects.values() if p["slug"] == slug), None)
+
+    def _new_folder(self, env_id, project_id, name, parent_id, description=None):
+        stamp = now_iso()
+        folder = {"id": str(uuid.uuid4()), "name": name, "version": 1, "createdAt": stamp, "updatedAt": stamp,
+                  "envId": env_id, "parentId": parent_id, "isReserved": False, "description": description,
+                  "lastSecretModified": None, "_projectId": project_id}
+        self.folders[folder["id"]] = folder
+        return folder
+
+    @staticmethod
+    def environment(project, env_slug):
+        return next((e for e in project["environments"] if e["slug"] == env_slug), None)
+
+    def children(self, folder_id):
+        return [f for f in self.folders.values() if f["parentId"] == folder_id]
+
+    def child(self, folder_id, name):
+        return next((f for f in self.children(folder_id) if f["name"] == name), None)
+
+    def folder_at(self, environment, path):
+        """The folder at a canonical path, or None. §5: the path must equal its canonical form."""
+        segments = [s for s in path.split("/") if s]
+        if path != "/" + "/".join(segments):
+            return None
+        folder = self.folders[environment["rootFolderId"]]
+        for segment in segments:
+            folder = self.child(folder["id"], segment)
+            if folder is None:
+                return None
+        return folder
+
+    def folder_path(self, folder):
+        names = []
+        while folder["parentId"] is not None:
+            names.append(folder["name"])
+            folder = self.folders[folder["parentId"]]
+        return "/" + "/".join(reversed(names))
+
+    def make_folders(self, project, environment, path):
+        """mkdir -p (§6 create); returns the deepest folder."""
+        folder = self.folders[environment["rootFolderId"]]
+        for segment in [s for s in path.split("/") if s]:
+            found = self.child(folder["id"], segment)
+            folder = found or self._new_folder(environment["id"], project["id"], segment, folder["id"])
+        return folder
+
+    def descendants(self, folder):
+        """The folder and all below it, depth first, in creation order."""
+        result = [folder]
+        for child in self.children(folder["id"]):
+            result.extend(self.descendants(child))
+        return result
+
+    def delete_folder_tree(self, folder):
+        ids = {f["id"] for f in self.descendants(folder)}
+        self.secrets = [s for s in self.secrets if s["folderId"] not in ids]
+        self.imports = [i for i in self.imports if i["folderId"] not in ids]
+        for folder_id in ids:
+            del self.folders[folder_id]
+
+    # -- secrets --------------------------------------------------------------
+
+    def secrets_in(self, folder_id, secret_type=None, user_id=None):
+        result = []
+        for secret in self.secrets:
+            if secret["folderId"] != folder_id:
+                continue
+            if secret_type and secret["type"] != secret_type:
+                continue
+            if secret["type"] == "personal" and secret["userId"] != user_id:
+                continue
+            result.append(secret)
+        return result
+
+    def find_secret(self, folder_id, key, secret_type, user_id):
+        for secret in self.secrets:
+            if secret["folderId"] == folder_id and secret["key"] == key and secret["type"] == secret_type:
+                if secret_type == "shared" or secret["userId"] == user_id:
+                    return secret
+        return None
+
+    def add_secret(self, project, environment, folder, key, value, comment="", secret_type="shared",
+                   user_id=None, skip_multiline=None, reminder_note=None, reminder_days=None, tag_ids=None):
+        stamp = now_iso()
+        secret = {
+            "id": str(uuid.uuid4()), "projectId": project["id"], "envSlug": environment["slug"],
+            "folderId": folder["id"], "key": key, "value": value, "comment": comment, "type": secret_type,
+            "userId": user_id if secret_type == "personal" else None, "version": 1,
+            "createdAt": stamp, "updatedAt": stamp, "skipMultilineEncoding": skip_multiline,
+            "secretReminderNote": reminder_note, "secretReminderRepeatDays": reminder_days,
+            "tagIds": list(tag_ids or []), "history": [],
+        }
+        secret["history"].append(self.snapshot(secret))
+        self.secrets.append(secret)
+        folder["lastSecretModified"] = stamp
+        return secret
+
+    @staticmethod
+    def snapshot(secret):
+        return {k: secret[k] for k in ("key", "value", "comment", "version", "updatedAt", "createdAt",
+                                       "skipMultilineEncoding", "secretReminderNote",
+                                       "secretReminderRepeatDays")}
+
+    def dump(self):
+        return {
+            "identities": list(self.identities.values()),
+            "tokens": len(self.tokens),
+            "tokenRecords": list(self.token_records.values()),
+            "projects": [{**{k: v for k, v in p.items() if k != "members"}, "members": sorted(p["members"])}
+                         for p in self.projects.values()],
+            "folders": [{**f, "path": self.folder_path(f)} for f in self.folders.values()],
+            "secrets": [{k: v for k, v in s.items() if k != "history"} for s in self.secrets],
+            "imports": self.imports,
+            "faults": self.faults,
+            "requests": self.request_counts,
+        }
+
+
+# ---------------------------------------------------------------------------
+# Request context
+# ---------------------------------------------------------------------------
+
+class Request:
+    def __init__(self, method, path, query, body, headers, params, template):
+        self.method = method
+        self.path = path
+        self.query = query
+        self.body = body if isinstance(body, dict) else {}
+        self.raw_body = body
+        self.headers = headers
+        self.params = params
+        self.template = template
+        self.actor = None       # set by authenticate()
+
+
+def authenticate(state, req):
+    """§2/§3.2: Bearer token = everything after the first 7 characters."""
+    header = req.headers.get("Authorization")
+    if not header:
+        # No header, or the empty value the Rust SDK sends before login (§1).
+        raise ApiError(401, "Token missing", "UnauthorizedError")
+    token = header[7:]
+    entry = state.tokens.get(token)
+    record = state.token_records.get(entry["record"]) if entry else None
+    if record is None or record["revoked"]:
+        # Opaque check: unknown, malformed or revoked tokens all answer 401.
+        raise ApiError(401, "No identity access token found", "UnauthorizedError")
+    expired = record["forcedExpired"] or (entry["exp"] is not None and time.time() >= entry["exp"])
+    if expired:
+        raise ApiError(403, TOKEN_EXPIRED_MESSAGE, "TokenError")   # §2: expired is 403, not 401
+    identity = state.identities[record["identityId"]]
+    req.actor = identity
+    return identity
+
+
+def member_project(state, req, project):
+    """§7: non-members get 403 ProjectMembershipNotFound."""
+    if req.actor["identityId"] not in project["members"]:
+        raise ApiError(403, f"You are not a member of this project with ID {project['id']}",
+                       "ProjectMembershipNotFound")
+    return project
+
+
+def project_by_id(state, req, project_id):
+    project = state.projects.get(project_id)
+    if project is None:
+        raise not_found(f"Project with {project_id} not found")
+    return member_project(state, req, project)
+
+
+def project_by_slug(state, req, slug):
+    project = state.project_by_slug(slug)
+    if project is None:
+        raise not_found(f"Project with slug '{slug}' not found")
+    return member_project(state, req, project)
+
+
+# ---------------------------------------------------------------------------
+# Auth routes (§3.1, §3.2)
+# ---------------------------------------------------------------------------
+
+def login_response(identity, token, record):
+    return {"accessToken": token, "expiresIn": record["ttl"], "accessTokenMaxTTL": record["maxTTL"],
+            "tokenType": "Bearer"}
+
+
+def route_universal_auth_login(state, req):
+    issues = Issues()
+    client_id = field(req.body, "clientId", issues, required=True)
+    client_secret = field(req.body, "clientSecret", issues, required=True)
+    issues.raise_if_any()
+    identity = state.identities.get(state.client_ids.get(client_id, ""))
+    if identity is None or not hmac.compare_digest(str(identity["clientSecret"]), client_secret):
+        raise ApiError(401, "Invalid credentials", "UnauthorizedError")
+    record = state._new_token_record(identity, identity["accessTokenTTL"], identity["accessTokenMaxTTL"])
+    return 200, login_response(identity, state.issue_token(record), record)
+
+
+def token_record_from_body(state, req):
+    issues = Issues()
+    token = field(req.body, "accessToken", issues, required=True)
+    issues.raise_if_any()
+    entry = state.tokens.get(token)
+    record = state.token_records.get(entry["record"]) if entry else None
+    if record is None or record["revoked"]:
+        raise ApiError(401, "No identity access token found", "UnauthorizedError")
+    return record
+
+
+def route_token_renew(state, req):
+    """§3.2 renew: new token string, same record; 401 past TTL or (would be) past max TTL."""
+    record = token_record_from_body(state, req)
+    now = time.time()
+    ttl, max_ttl = record["ttl"], record["maxTTL"]
+    if record["forcedExpired"] or (ttl > 0 and now > (record["lastRenewedAt"] or record["createdAt"]) + ttl):
+        raise ApiError(401, "Failed to renew MI access token due to TTL expiration", "UnauthorizedError")
+    if max_ttl > 0:
+        max_expiry = record["createdAt"] + max_ttl
+        if now > max_expiry:
+            raise ApiError(401, "Failed to renew MI access token due to Max TTL expiration", "UnauthorizedError")
+        if now + ttl > max_expiry:
+            raise ApiError(401, "Failed to renew MI access token past its Max TTL expiration",
+                           "UnauthorizedError")
+    record["lastRenewedAt"] = now
+    identity = state.identities[record["identityId"]]
+    return 200, login_response(identity, state.issue_token(record), record)
+
+
+def route_token_revoke(state, req):
+    record = token_record_from_body(state, req)
+    record["revoked"] = True
+    return 200, {"message": "Successfully revoked access token"}
+
+
+# ---------------------------------------------------------------------------
+# Projects (§7)
+# ---------------------------------------------------------------------------
+
+def public_project(project):
+    result = {k: v for k, v in project.items() if k not in ("members", "environments")}
+    result["_id"] = project["id"]
+    result["environments"] = [{"id": e["id"], "name": e["name"], "slug": e["slug"]}
+                              for e in project["environments"]]
+    return result
+
+
+def visible_projects(state, req):
+    return [public_project(p) for p in state.projects.values() if req.actor["identityId"] in p["members"]]
+
+
+def route_list_projects(state, req):
+    authenticate(state, req)
+    return 200, {"projects": visible_projects(state, req)}
+
+
+def route_list_workspaces(state, req):
+    authenticate(state, req)
+    return 200, {"workspaces": visible_projects(state, req)}
+
+
+def route_get_project(state, req):
+    authenticate(state, req)
+    return 200, {"project": public_project(project_by_id(state, req, req.params["id"]))}
+
+
+def route_get_workspace(state, req):
+    authenticate(state, req)
+    return 200, {"workspace": public_project(project_by_id(state, req, req.params["id"]))}
+
+
+def route_get_project_by_slug(state, req):
+    authenticate(state, req)
+    return 200, public_project(project_by_slug(state, req, req.params["slug"]))   # §7: unwrapped
+
+
+# ---------------------------------------------------------------------------
+# Secrets (§4, §5)
+# ---------------------------------------------------------------------------
+
+def secret_path_of(source, issues, name="secretPath"):
+    """§5: trimmed, default `/`, one trailing `/` removed; bad segment chars ⇒ 400."""
+    path = field(source, name, issues, default="/")
+    if path is None:
+        return "/"
+    path = remove_trailing_slash(path)
+    for segment in path.split("/"):
+        if segment and not SECRET_PATH_SEGMENT.match(segment):
+            raise bad_request("Invalid secret path. Only alphanumeric characters, dashes, and underscores "
+                              "are allowed.")
+    return path
+
+
+def resolve_folder_for_secret(state, project, env_slug, path):
+    """Folder for get/create/update/delete; missing env or folder ⇒ 404 of §4.3."""
+    environment = state.environment(project, env_slug)
+    folder = state.folder_at(environment, path) if environment else None
+    if folder is None:
+        raise not_found(f"Folder with path '{path}' in environment with slug '{env_slug}' not found")
+    return environment, folder
+
+
+def read_project(state, req, source):
+    """List/get: `workspaceId` wins over `workspaceSlug` (§4.2, §7)."""
+    workspace_id = js_trim(source.get("workspaceId") or "")
+    workspace_slug = js_trim(source.get("workspaceSlug") or "")
+    if workspace_id:
+        return project_by_id(state, req, workspace_id)
+    if workspace_slug:
+        return project_by_slug(state, req, workspace_slug)
+    return None
+
+
+def write_project(state, req, body):
+    """Writes: `workspaceId` or `projectSlug` — not workspaceSlug (§4.4)."""
+    workspace_id = js_trim(body.get("workspaceId") or "") if isinstance(body.get("workspaceId"), str) else ""
+    project_slug = js_trim(body.get("projectSlug") or "") if isinstance(body.get("projectSlug"), str) else ""
+    if workspace_id:
+        return project_by_id(state, req, workspace_id)
+    if project_slug:
+        return project_by_slug(state, req, project_slug)
+    raise bad_request("You must provide projectSlug or workspaceId")
+
+
+def secret_base(state, secret, value=None, comment=None, version=None):
+    """§4.1 base fields."""
+    return {
+        "id": secret["id"], "_id": secret["id"], "workspace": secret["projectId"],
+        "environment": secret["envSlug"], "version": secret["version"] if version is None else version,
+        "type": secret["type"], "secretKey": secret["key"],
+        "secretValue": secret["value"] if value is None else value,
+        "secretComment": secret["comment"] if comment is None else comment,
+        "secretReminderNote": secret["secretReminderNote"],
+        "secretReminderRepeatDays": secret["secretReminderRepeatDays"],
+        "skipMultilineEncoding": secret["skipMultilineEncoding"],
+        "createdAt": secret["createdAt"], "updatedAt": secret["updatedAt"],
+        "actor": None, "isRotatedSecret": False, "rotationId": None,
+    }
+
+
+def secret_tags(secret):
+    return [{"id": t, "slug": t, "color": None, "name": t} for t in secret["tagIds"]]
+
+
+def secret_for_list(state, secret, value):
+    item = secret_base(state, secret, value=value)
+    item.update({"secretPath": state.folder_path(state.folders[secret["folderId"]]), "secretValueHidden": False,
+                 "tags": secret_tags(secret), "secretMetadata": []})
+    return item
+
+
+def secret_for_import(state, secret, value):
+    item = secret_base(state, secret, value=value)
+    del item["createdAt"], item["updatedAt"]
+    item.update({"secretValueHidden": False, "secretMetadata": []})
+    return item
+
+
+REFERENCE = re.compile(r"\$\{([^}]+)\}")
+
+
+def expand_value(state, project, env_slug, folder, value, depth=0):
+    """`${KEY}` (same env and path) and `${env.a.b.KEY}` references. Unresolvable references
+    are left as they are [U]."""
+    if depth > 5 or "${" not in value:
+        return value
+
+    def replace(match):
+        parts = [p.strip() for p in match.group(1).split(".")]
+        if len(parts) == 1:
+            ref_env, ref_folder, key = state.environment(project, env_slug), folder, parts[0]
+        else:
+            ref_env = state.environment(project, parts[0])
+            ref_folder = state.folder_at(ref_env, "/" + "/".join(parts[1:-1])) if ref_env else None
+            key = parts[-1]
+        if ref_env is None or ref_folder is None:
+            return match.group(0)
+        target = state.find_secret(ref_folder["id"], key, "shared", None)
+        if target is None:
+            return match.group(0)
+        return expand_value(state, project, ref_env["slug"], ref_folder, target["value"], depth + 1)
+
+    return REFERENCE.sub(replace, value)
+
+
+def list_imports(state, project, folder, expand):
+    result = []
+    for imp in [i for i in state.imports if i["folderId"] == folder["id"]]:
+        environment = state.environment(project, imp["importEnv"])
+        source = state.folder_at(environment, imp["importPath"]) if environment else None
+        secrets = []
+        if source is not None:
+            for secret in state.secrets_in(source["id"], "shared"):
+                value = expand_value(state, project, environment["slug"], source, secret["value"]) \
+                    if expand else secret["value"]
+                secrets.append(secret_for_import(state, secret, value))
+        result.append({"secretPath": imp["importPath"], "environment": imp["importEnv"],
+                       "folderId": source["id"] if source else None, "secrets": secrets})
+    return result
+
+
+def route_list_secrets(state, req):
+    """§4.2 list."""
+    authenticate(state, req)
+    issues = Issues()
+    recursive = bool_query(req.query, "recursive", issues)
+    include_imports = bool_query(req.query, "include_imports", issues)
+    expand = bool_query(req.query, "expandSecretReferences", issues)
+    bool_query(req.query, "viewSecretValue", issues, default=True)
+    issues.raise_if_any()
+    path = secret_path_of(req.query, issues)
+    project = read_project(state, req, req.query)
+    if project is None:
+        raise bad_request("You must provide projectSlug or workspaceId")
+    env_slug = js_trim(req.query.get("environment") or "")
+    if not env_slug:
+        raise bad_request("Missing workspace id or environment")
+    environment = state.environment(project, env_slug)
+    folder = state.folder_at(environment, path) if environment else None
+    if folder is None:
+        raise not_found(f"Folder with path '{path}' in environment '{env_slug}' was not found. Please ensure "
+                        "the environment slug and secret path is correct.", "SecretPathNotFound")
+    user_id = req.actor["userId"]
+    folders = state.descendants(folder) if recursive else [folder]
+    secrets = []
+    for f in folders:
+        for secret in state.secrets_in(f["id"], user_id=user_id):
+            value = expand_value(state, project, env_slug, f, secret["value"]) if expand else secret["value"]
+            secrets.append(secret_for_list(state, secret, value))
+    imports = list_imports(state, project, folder, expand) if include_imports else []
+    return 200, {"secrets": secrets, "imports": imports}
+
+
+def route_get_secret(state, req):
+    """§4.3 get; §4.8: exact `type`, personal only for the calling user."""
+    authenticate(state, req)
+    issues = Issues()
+    include_imports = bool_query(req.query, "include_imports", issues)
+    expand = bool_query(req.query, "expandSecretReferences", issues)
+    bool_query(req.query, "viewSecretValue", issues, default=True)
+    secret_type = enum_field(req.query, "type", ["shared", "personal"], issues, "shared")
+    version = req.query.get("version")
+    if version is not None:
+        try:
+            version = int(float(version))
+        except ValueError:
+            issues.add("invalid_type", "version", "Expected number, received nan", expected="number",
+                       received="nan")
+    issues.raise_if_any()
+    path = secret_path_of(req.query, issues)
+    env_slug = js_trim(req.query.get("environment") or "")
+    if not env_slug:
+        raise bad_request("Missing environment")
+    project = read_project(state, req, req.query)
+    if project is None:
+        raise bad_request("You must provide workspaceSlug or workspaceId")
+    name = js_trim(req.params["secretName"])
+    environment, folder = resolve_folder_for_secret(state, project, env_slug, path)
+    user_id = req.actor["userId"] if req.actor["actorType"] == "user" else None
+    secret = state.find_secret(folder["id"], name, secret_type, user_id)
+    source_env, source_folder = environment, folder
+    if secret is None and include_imports and secret_type == "shared":
+        for imp in reversed([i for i in state.imports if i["folderId"] == folder["id"]]):   # last import first
+            imp_env = state.environment(project, imp["importEnv"])
+            imp_folder = state.folder_at(imp_env, imp["importPath"]) if imp_env else None
+            found = state.find_secret(imp_folder["id"], name, "shared", None) if imp_folder else None
+            if found:
+                secret, source_env, source_folder = found, imp_env, imp_folder
+                break
+    if secret is None:
+        raise not_found(f"Secret with name '{name}' not found")
+    value, comment, shown_version = secret["value"], secret["comment"], secret["version"]
+    item_source = secret
+    if version is not None and version != secret["version"]:
+        old = next((h for h in secret["history"] if h["version"] == version), None)
+        if old is None:
+            raise not_found(f"Secret with name '{name}' and version {version} not found")
+        value, comment, shown_version = old["value"], old["comment"], old["version"]
+        item_source = {**secret, "updatedAt": old["updatedAt"]}
+    if expand:
+        value = expand_value(state, project, source_env["slug"], source_folder, value)
+    item = secret_base(state, item_source, value=value, comment=comment, version=shown_version)
+    item.update({"secretValueHidden": False, "secretPath": state.folder_path(source_folder),
+                 "tags": secret_tags(secret), "secretMetadata": []})
+    return 200, {"secret": item}
+
+
+def check_secret_name_chars(name, issues, field_name):
+    """§5: trimmed, ≥1 char, no ':' or '/' (422). The exact issue messages are [U]."""
+    if name == "":
+        issues.add("too_small", field_name, "String must contain at least 1 character(s)", minimum=1,
+                   type="string", inclusive=True, exact=False)
+    elif ":" in name:
+        issues.add("custom", field_name, "Secret name cannot contain colon.")
+    elif "/" in name:
+        issues.add("custom", field_name, "Secret name cannot contain forward slash.")
+    issues.raise_if_any()
+
+
+def check_secret_name_rules(name, project):
+    """§5: longer than the varchar(500) column fails; upper case if the project enforces it (400)."""
+    if len(name) > 500:
+        # §5: varchar(500), longer names fail in the database [U]
+        raise ApiError(500, "Something went wrong", "InternalServerError")
+    if project["autoCapitalization"] and name != name.upper():
+        raise bad_request("Secret name must be in UPPERCASE per project requirements. You can disable this "
+                          "setting in project settings.")
+
+
+def write_common(state, req, issues, personal_verb):
+    """Body fields shared by create/update/delete (§4.4–4.6)."""
+    body = req.body
+    env_slug = field(body, "environment", issues, required=True)
+    secret_type = enum_field(body, "type", ["shared", "personal"], issues, "shared")
+    issues.raise_if_any()
+    path = secret_path_of(body, issues)
+    issues.raise_if_any()
+    project = write_project(state, req, body)
+    if secret_type == "personal" and req.actor["actorType"] != "user":
+        raise bad_request(f"Must be user to {personal_verb} personal secret")
+    environment, folder = resolve_folder_for_secret(state, project, env_slug, path)
+    user_id = req.actor["userId"] if secret_type == "personal" else None
+    return project, environment, folder, secret_type, user_id
+
+
+def optional_write_fields(body, issues):
+    fields = {
+        "skipMultilineEncoding": field(body, "skipMultilineEncoding", issues, kind="boolean"),
+        "secretReminderNote": field(body, "secretReminderNote", issues, nullable=True, trim=False),
+        "secretReminderRepeatDays": field(body, "secretReminderRepeatDays", issues, kind="number", nullable=True),
+        "tagIds": field(body, "tagIds", issues, kind="array"),
+    }
+    note = fields["secretReminderNote"]
+    if isinstance(note, str) and len(note) > 1024:
+        issues.add("too_big", "secretReminderNote", "String must contain at most 1024 character(s)",
+                   maximum=1024, type="string", inclusive=True, exact=False)
+    return fields
+
+
+def route_create_secret(state, req):
+    """§4.4 create."""
+    authenticate(state, req)
+    issues = Issues()
+    body = req.body
+    value = field(body, "secretValue", issues, required=True, trim=False)
+    comment = field(body, "secretComment", issues, default="")
+    extra = optional_write_fields(body, issues)
+    name = js_trim(req.params["secretName"])
+    check_secret_name_chars(name, issues, "secretName")
+    project, environment, folder, secret_type, user_id = write_common(state, req, issues, "create")
+    check_secret_name_rules(name, project)
+    if state.find_secret(folder["id"], name, secret_type, user_id):
+        raise bad_request("Secret already exists")
+    secret = state.add_secret(project, environment, folder, name, transform_value(value), comment or "",
+                              secret_type, user_id, extra["skipMultilineEncoding"], extra["secretReminderNote"],
+                              extra["secretReminderRepeatDays"], extra["tagIds"])
+    return 200, {"secret": secret_base(state, secret)}   # §4.1: create adds no extra fields
+
+
+def route_update_secret(state, req):
+    """§4.5 update, with rename via newSecretName."""
+    authenticate(state, req)
+    issues = Issues()
+    body = req.body
+    value = field(body, "secretValue", issues, trim=False)
+    comment = field(body, "secretComment", issues, trim=False)     # §4.5: comment not trimmed
+    new_name = field(body, "newSecretName", issues)
+    extra = optional_write_fields(body, issues)
+    project, environment, folder, secret_type, user_id = write_common(state, req, issues, "update")
+    name = js_trim(req.params["secretName"])
+    secret = state.find_secret(folder["id"], name, secret_type, user_id)
+    if secret is None:
+        raise not_found(f"Secret with name {name} not found")       # §4.5: no quotes
+    if new_name is not None:
+        if new_name == "":
+            raise bad_request("New secret name cannot be empty")
+        check_secret_name_chars(new_name, issues, "newSecretName")
+        check_secret_name_rules(new_name, project)
+        if new_name != name and state.find_secret(folder["id"], new_name, secret_type, user_id):
+            raise bad_request("Secret with the new name already exists")
+    stored_value = transform_value(value) if value is not None else None
+    if stored_value is not None:
+        secret["value"] = stored_value
+    if comment is not None:
+        secret["comment"] = comment
+    if new_name is not None and new_name != name:
+        rewrite_references(state, secret, name, new_name)
+        secret["key"] = new_name
+    for key in ("skipMultilineEncoding", "secretReminderNote", "secretReminderRepeatDays"):
+        if key in body:
+            secret[key] = extra[key]
+    if extra["tagIds"] is not None:
+        secret["tagIds"] = list(extra["tagIds"])
+    secret["version"] += 1
+    secret["updatedAt"] = now_iso()
+    folder["lastSecretModified"] = secret["updatedAt"]
+    secret["history"].append(state.snapshot(secret))
+    # §4.5 response caveat: value and comment echo what was sent, "" when not sent.
+    item = secret_base(state, secret, value=stored_value or "", comment=comment or "")
+    item["secretValueHidden"] = False
+    return 200, {"secret": item}
+
+
+def rewrite_references(state, renamed, old, new):
+    """§4.5: a rename rewrites `${OLD}` references in secrets of the same folder."""
+    for secret in state.secrets:
+        if secret["folderId"] == renamed["folderId"] and "${" + old + "}" in secret["value"]:
+            secret["value"] = secret["value"].replace("${" + old + "}", "${" + new + "}")
+
+
+def route_delete_secret(state, req):
+    """§4.6 delete."""
+    authenticate(state, req)
+    issues = Issues()
+    project, environment, folder, secret_type, user_id = write_common(state, req, issues, "delete")
+    name = js_trim(req.params["secretName"])
+    secret = state.find_secret(folder["id"], name, secret_type, user_id)
+    if secret is None:
+        raise not_found("Secret not found")
+    state.secrets.remove(secret)
+    folder["lastSecretModified"] = now_iso()
+    item = secret_base(state, secret)
+    item["secretValueHidden"] = False
+    return 200, {"secret": item}
+
+
+# ---------------------------------------------------------------------------
+# Folders (§6)
+# ---------------------------------------------------------------------------
+
+def public_folder(state, folder, with_path=False):
+    item = {k: v for k, v in folder.items() if not k.startswith("_")}
+    if with_path:
+        item["path"] = state.folder_path(folder)
+    return item
+
+
+def folder_context(state, req, source, project_key, issues, path_required=False):
+    project_id = field(source, project_key, issues, required=True)
+    env_slug = field(source, "environment", issues, required=True)
+    issues.raise_if_any()
+    # v1 accepts `directory` as an alias of `path` (§6).
+    path_source = source if "path" in source or "directory" not in source else {"path": source["directory"]}
+    path = secret_path_of(path_source, issues, "path")
+    if not path.startswith("/"):
+        path = "/" + path          # prefixWithSlash in the folder routes
+    project = project_by_id(state, req, project_id)
+    environment = state.environment(project, env_slug)
+    if environment is None:
+        raise not_found(f"Environment with slug '{env_slug}' in project with ID {project_id} not found")
+    return project, environment, path
+
+
+def check_folder_name(name, issues):
+    if name is not None and not SECRET_PATH_SEGMENT.match(name):
+        issues.add("custom", "name", "Invalid folder name. Only alphanumeric characters, dashes, and "
+                                     "underscores are allowed.")
+    issues.raise_if_any()
+
+
+def folders_list(state, req, project_key):
+    authenticate(state, req)
+    issues = Issues()
+    project, environment, path = folder_context(state, req, req.query, project_key, issues)
+    recursive = lenient_bool(req.query.get("recursive"), False)
+    folder = state.folder_at(environment, path)
+    if folder is None:
+        return 200, {"folders": []}          # §6: nonexistent path ⇒ 200 []
+    if not recursive:
+        return 200, {"folders": [public_folder(state, f) for f in state.children(folder["id"])]}
+    base = state.folder_path(folder)
+    result = []
+    for f in state.descendants(folder)[1:]:
+        item = public_folder(state, f)
+        full = state.folder_path(f)
+        item["relativePath"] = full[len(base):] if base != "/" else full
+        result.append(item)
+    return 200, {"folders": result}
+
+
+def folders_create(state, req, project_key):
+    authenticate(state, req)
+    issues = Issues()
+    name = field(req.body, "name", issues, required=True)
+    description = field(req.body, "description", issues, nullable=True, trim=False)
+    check_folder_name(name, issues)
+    project, environment, path = folder_context(state, req, req.body, project_key, issues)
+    parent = state.make_folders(project, environment, path)      # §6: creates missing parents
+    if state.child(parent["id"], name):
+        raise bad_request(f"Folder with name '{name}' already exists in path '{path}'")
+    folder = state._new_folder(environment["id"], project["id"], name, parent["id"], description)
+    return 200, {"folder": public_folder(state, folder, with_path=True)}
+
+
+def folders_update(state, req, project_key):
+    authenticate(state, req)
+    issues = Issues()
+    name = field(req.body, "name", issues, required=True)
+    description = field(req.body, "description", issues, nullable=True, trim=False)
+    check_folder_name(name, issues)
+    project, environment, path = folder_context(state, req, req.body, project_key, issues)
+    parent = state.folder_at(environment, path)
+    folder = state.folders.get(req.params["folderId"])
+    if parent is None or folder is None or folder["parentId"] != parent["id"]:
+        raise not_found(f"Folder with ID '{req.params['folderId']}' not found")
+    other = state.child(parent["id"], name)
+    if other is not None and other["id"] != folder["id"]:
+        raise bad_request("Folder with specified name already exists")
+    folder["name"] = name
+    if "description" in req.body:
+        folder["description"] = description
+    folder["version"] += 1
+    folder["updatedAt"] = now_iso()
+    return 200, {"folder": public_folder(state, folder, with_path=True)}
+
+
+def folders_delete(state, req, project_key, always_force):
+    authenticate(state, req)
+    issues = Issues()
+    project, environment, path = folder_context(state, req, req.body, project_key, issues)
+    force = always_force or lenient_bool(req.body.get("forceDelete"), False)
+    parent = state.folder_at(environment, path)
+    id_or_name = req.params["folderIdOrName"]
+    folder = None
+    if parent is not None:
+        folder = next((f for f in state.children(parent["id"]) if id_or_name in (f["id"], f["name"])), None)
+    if folder is None:
+        raise not_found(f"Folder with path '{path}' in environment with slug '{environment['slug']}' not found")
+    tree = state.descendants(folder)
+    has_content = len(tree) > 1 or any(s["folderId"] == folder["id"] for s in state.secrets)
+    if has_content and not force:
+        raise bad_request(f'Cannot delete folder "{folder["name"]}" because it contains resources. '
+                          "Use forceDelete=true to delete it.")
+    state.delete_folder_tree(folder)
+    return 200, {"folder": public_folder(state, folder)}
+
+
+def route_v2_folders_list(state, req):
+    return folders_list(state, req, "projectId")
+
+
+def route_v2_folders_create(state, req):
+    return folders_create(state, req, "projectId")
+
+
+def route_v2_folders_update(state, req):
+    return folders_update(state, req, "projectId")
+
+
+def route_v2_folders_delete(state, req):
+    return folders_delete(state, req, "projectId", always_force=False)
+
+
+def route_v2_folders_get(state, req):
+    authenticate(state, req)
+    folder = state.folders.get(req.params["id"])
+    if folder is None or folder["parentId"] is None:
+        raise not_found(f"Folder with ID '{req.params['id']}' not found")
+    project = project_by_id(state, req, folder["_projectId"])
+    environment = next(e for e in project["environments"] if e["id"] == folder["envId"])
+    item = public_folder(state, folder, with_path=True)
+    item["environment"] = {"envId": environment["id"], "envName": environment["name"],
+                           "envSlug": environment["slug"]}
+    item["projectId"] = project["id"]
+    return 200, {"folder": item}
+
+
+def route_v1_folders_list(state, req):
+    return folders_list(state, req, "workspaceId")
+
+
+def route_v1_folders_create(state, req):
+    return folders_create(state, req, "workspaceId")
+
+
+def route_v1_folders_update(state, req):
+    return folders_update(state, req, "workspaceId")
+
+
+def route_v1_folders_delete(state, req):
+    return folders_delete(state, req, "workspaceId", always_force=True)   # §6: v1 always recursive
+
+
+# ---------------------------------------------------------------------------
+# Test-only controls under /__test__/ (no auth)
+# ---------------------------------------------------------------------------
+
+def control_reset(state, req):
+    state.reset()
+    return 200, {"ok": True}
+
+
+def control_add_identity(state, req):
+    return 200, state.add_identity(req.body)
+
+
+def control_add_project(state, req):
+    return 200, public_project(state.add_project(req.body))
+
+
+def control_project(state, body):
+    project = state.projects.get(body.get("projectId") or body.get("workspaceId") or "") \
+        or state.project_by_slug(body.get("projectSlug") or body.get("slug") or "")
+    if project is None:
+        raise not_found("Project not found")
+    environment = state.environment(project, body.get("environment", "dev"))
+    if environment is None:
+        raise not_found("Environment not found")
+    return project, environment
+
+
+def control_add_secret(state, req):
+    """Seeds a secret as given (no value transformation), creating folders as needed."""
+    body = req.body
+    project, environment = control_project(state, body)
+    folder = state.make_folders(project, environment, body.get("secretPath", "/"))
+    secret_type = body.get("type", "shared")
+    user_id = body.get("userId")
+    if secret_type == "personal" and not user_id:
+        raise bad_request("personal secrets need a userId")
+    existing = state.find_secret(folder["id"], body["secretKey"], secret_type, user_id)
+    if existing:
+        state.secrets.remove(existing)
+    secret = state.add_secret(project, environment, folder, body["secretKey"], body.get("secretValue", ""),
+                              body.get("secretComment", ""), secret_type, user_id)
+    return 200, {"secret": secret_for_list(state, secret, secret["value"])}
+
+
+def control_add_import(state, req):
+    body = req.body
+    project, environment = control_project(state, body)
+    folder = state.make_folders(project, environment, body.get("secretPath", "/"))
+    imp = {"id": str(uuid.uuid4()), "folderId": folder["id"], "importEnv": body["importEnvironment"],
+           "importPath": body.get("importPath", "/")}
+    state.imports.append(imp)
+    return 200, {"import": imp}
+
+
+def control_add_fault(state, req):
+    body = req.body
+    fault = {"id": str(uuid.uuid4()), "method": (body.get("method") or "*").upper(), "route": body.get("route", "*"),
+             "status": body.get("status"), "count": body.get("count", 1),
+             "delaySeconds": float(body.get("delaySeconds", 0)), "body": body.get("body"),
+             "headers": body.get("headers") or {}}
+    state.faults.append(fault)
+    return 200, fault
+
+
+def control_clear_faults(state, req):
+    state.faults = []
+    return 200, {"ok": True}
+
+
+def control_list_faults(state, req):
+    return 200, {"faults": state.faults}
+
+
+def control_requests(state, req):
+    return 200, dict(state.request_counts)
+
+
+def control_request_log(state, req):
+    return 200, {"requests": state.request_log}
+
+
+def control_clear_requests(state, req):
+    state.request_counts = {}
+    state.request_log = []
+    return 200, {"ok": True}
+
+
+def control_expire_tokens(state, req):
+    return 200, {"expired": state.expire_tokens(req.body.get("identityId"))}
+
+
+def control_state(state, req):
+    return 200, state.dump()
+
+
+# ---------------------------------------------------------------------------
+# Routing table
+# ---------------------------------------------------------------------------
+
+API_ROUTES = [
+    ("POST", "/api/v1/auth/universal-auth/login", route_universal_auth_login),
+    ("POST", "/api/v1/auth/token/renew", route_token_renew),
+    ("POST", "/api/v1/auth/token/revoke", route_token_revoke),
+    ("GET", "/api/v1/projects", route_list_projects),
+    ("GET", "/api/v1/projects/slug/{slug}", route_get_project_by_slug),
+    ("GET", "/api/v1/projects/{id}", route_get_project),
+    ("GET", "/api/v1/workspace", route_list_workspaces),
+    ("GET", "/api/v1/workspace/{id}", route_get_workspace),
+    ("GET", "/api/v3/secrets/raw", route_list_secrets),
+    ("GET", "/api/v3/secrets/raw/{secretName}", route_get_secret),
+    ("POST", "/api/v3/secrets/raw/{secretName}", route_create_secret),
+    ("PATCH", "/api/v3/secrets/raw/{secretName}", route_update_secret),
+    ("DELETE", "/api/v3/secrets/raw/{secretName}", route_delete_secret),
+    ("GET", "/api/v2/folders", route_v2_folders_list),
+    ("POST", "/api/v2/folders", route_v2_folders_create),
+    ("GET", "/api/v2/folders/{id}", route_v2_folders_get),
+    ("PATCH", "/api/v2/folders/{folderId}", route_v2_folders_update),
+    ("DELETE", "/api/v2/folders/{folderIdOrName}", route_v2_folders_delete),
+    ("GET", "/api/v1/folders", route_v1_folders_list),
+    ("POST", "/api/v1/folders", route_v1_folders_create),
+    ("PATCH", "/api/v1/folders/{folderId}", route_v1_folders_update),
+    ("DELETE", "/api/v1/folders/{folderIdOrName}", route_v1_folders_delete),
+]
+
+CONTROL_ROUTES = [
+    ("POST", "/__test__/reset", control_reset),
+    ("POST", "/__test__/identities", control_add_identity),
+    ("POST", "/__test__/projects", control_add_project),
+    ("POST", "/__test__/secrets", control_add_secret),
+    ("POST", "/__test__/imports", control_add_import),
+    ("POST", "/__test__/faults", control_add_fault),
+    ("GET", "/__test__/faults", control_list_faults),
+    ("DELETE", "/__test__/faults", control_clear_faults),
+    ("GET", "/__test__/requests", control_requests),
+    ("DELETE", "/__test__/requests", control_clear_requests),
+    ("GET", "/__test__/requests/log", control_request_log),
+    ("POST", "/__test__/tokens/expire", control_expire_tokens),
+    ("GET", "/__test__/state", control_state),
+]
+
+
+def match_route(routes, method, path):
+    """Returns (handler, params, template), or (None, None, template-or-None) for a path that
+    exists under another method (Fastify answers 404 for both)."""
+    segments = path.split("/")
+    for route_method, template, handler in routes:
+        parts = template.split("/")
+        if len(parts) != len(segments):
+            continue
+        params = {}
+        for part, segment in zip(parts, segments):
+            if part.startswith("{") and part.endswith("}"):
+                if segment == "":
+                    break
+                params[part[1:-1]] = unquote(segment)
+            elif part != segment:
+                break
+        else:
+            if route_method == method:
+                return handler, params, template
+    return None, None, None
+
+
+# ---------------------------------------------------------------------------
+# HTTP plumbing
+# ---------------------------------------------------------------------------
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"      # keep-alive
+    server_version = "infisical-test-server"
+    sys_version = ""
+
+    def setup(self):
+        super().setup()
+        # Nagle plus delayed ACK costs 44 ms per request (swift-libfuse-notes §3).
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.connection.settimeout(300)
+
+    def log_message(self, fmt, *args):
+        pass   # we log one line per request ourselves, without queries or bodies
+
+    def do_GET(self):
+        self.handle_any("GET")
+
+    def do_POST(self):
+        self.handle_any("POST")
+
+    def do_PATCH(self):
+        self.handle_any("PATCH")
+
+    def do_DELETE(self):
+        self.handle_any("DELETE")
+
+    def do_PUT(self):
+        self.handle_any("PUT")
+
+    def read_body(self):
+        """Returns the raw body bytes, or raises ApiError(413) after discarding them."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks, total = [], 0
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                data = self.rfile.read(size)
+                self.rfile.readline()
+                total += len(data)
+                if total <= MAX_BODY_BYTES:
+                    chunks.append(data)
+            if total > MAX_BODY_BYTES:
+                raise ApiError(413, "Request body is too large", "Payload Too Large")
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY_BYTES:
+            # §1: Fastify's 1 MiB limit. Drain what a client may still be sending so it reads the answer.
+            if length <= 64 * MAX_BODY_BYTES:
+                remaining = length
+                while remaining > 0:
+                    data = self.rfile.read(min(remaining, 65536))
+                    if not data:
+                        break
+                    remaining -= len(data)
+            else:
+                self.close_connection = True
+            raise ApiError(413, "Request body is too large", "Payload Too Large")
+        return self.rfile.read(length) if length else b""
+
+    @staticmethod
+    def parse_body(method, raw, content_type):
+        if method == "GET" or not raw:
+            return {}    # GET bodies (the Rust SDK sends JSON on GET) are tolerated and ignored
+        content_type = (content_type or "").split(";")[0].strip().lower()
+        if content_type == "application/x-www-form-urlencoded":
+            return dict(parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))   # §1
+        try:
+            return json.loads(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            raise ApiError(400, "Body is not valid JSON", "BadRequest")
+
+    def handle_any(self, method):
+        state = self.server.state
+        req_id = new_req_id()
+        split = urlsplit(self.path)
+        path = split.path
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]          # Fastify ignoreTrailingSlash (§1)
+        query = {}
+        for key, value in parse_qsl(split.query, keep_blank_values=True):
+            query.setdefault(key, value)
+        status, body, extra_headers = 500, None, {}
+        template = None
+        try:
+            try:
+                raw = self.read_body()
+            except ValueError:
+                raise ApiError(400, "Invalid Content-Length", "BadRequest")
+            handler, params, template = match_route(CONTROL_ROUTES, method, path) \
+                if path.startswith("/__test__/") else match_route(API_ROUTES, method, path)
+            if handler is None or not path.startswith("/__test__/"):
+                with state.lock:
+                    key = f"{method} {template or path}"
+                    state.request_counts[key] = state.request_counts.get(key, 0) + 1
+                    fault = self.take_fault(state, method, template, path)
+                if fault is not None:
+                    answered = self.apply_fault(fault)
+                    if answered is not None:
+                        status, body, extra_headers = answered
+                        raise _Answered()
+            if handler is None:
+                raise ApiError(404, f"Route {method}:{path} not found", "Not Found")
+            parsed = self.parse_body(method, raw, self.headers.get("Content-Type"))
+            if not path.startswith("/__test__/"):
+                self.record(state, method, template, query, raw, parsed)
+            request = Request(method, path, query, parsed, self.headers, params, template)
+            with state.lock:
+                status, body = handler(state, request)
+        except _Answered:
+            pass
+        except ApiError as error:
+            status, body, extra_headers = error.status, error.body(req_id), error.headers
+        except Exception as error:   # a bug here should look like the server's 500, and be visible
+            print(f"internal error: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+            status, body = 500, ApiError(500, "Something went wrong").body(req_id)
+        self.send_json(status, body, extra_headers)
+        print(f"{method} {path} {status}", file=sys.stderr, flush=True)
+
+    def record(self, state, method, template, query, raw, parsed):
+        """Remembers the shape of a request for tests: query (no secrets travel there), which
+        body keys were sent (never their values) and whether a GET carried a body."""
+        body_keys = None
+        if isinstance(parsed, dict) and parsed:
+            body_keys = sorted(parsed)
+        elif method == "GET" and raw:
+            try:
+                body_keys = sorted(json.loads(raw))
+            except (ValueError, TypeError):
+                body_keys = ["<unparsed>"]
+        with state.lock:
+            state.request_log.append({"method": method, "route": template, "query": dict(query),
+                                      "bodyKeys": body_keys, "contentType": self.headers.get("Content-Type"),
+                                      "userAgent": self.headers.get("User-Agent")})
+            del state.request_log[:-500]
+
+    @staticmethod
+    def take_fault(state, method, template, path):
+        for fault in state.faults:
+            if fault["method"] not in ("*", method):
+                continue
+            if fault["route"] not in ("*", template, path):
+                continue
+            count = fault["count"]
+            if count is not None and count > 0:
+                fault["count"] = count - 1
+                if fault["count"] == 0:
+                    state.faults.remove(fault)
+            return dict(fault)
+        return None
+
+    @staticmethod
+    def apply_fault(fault):
+        """Sleeps `delaySeconds`, then answers `status` (with `body`/`headers`) if given;
+        a fault without a status only delays the real answer (a "hang" of N seconds)."""
+        if fault["delaySeconds"] > 0:
+            time.sleep(fault["delaySeconds"])
+        if not fault["status"]:
+            return None
+        status = int(fault["status"])
+        headers = {k.lower(): str(v) for k, v in fault["headers"].items()}
+        body = fault["body"]
+        if body is None:
+            if status == 429:
+                # §8: the message carries the wait in seconds
+                wait = headers.get("retry-after", "60")
+                body = ApiError(429, f"Rate limit exceeded. Please try again in {wait} seconds",
+                                "RateLimitExceeded").body(new_req_id())
+            elif status >= 500:
+                body = ApiError(status, "Something went wrong").body(new_req_id())
+            else:
+                body = ApiError(status, "Injected fault").body(new_req_id())
+        return status, body, headers
+
+    def send_json(self, status, body, extra_headers):
+        if isinstance(body, (bytes, bytearray)):
+            payload, content_type = bytes(body), "application/octet-stream"
+        elif isinstance(body, str):
+            payload, content_type = body.encode(), "text/plain; charset=utf-8"
+        else:
+            payload, content_type = json.dumps(body).encode(), "application/json; charset=utf-8"
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in extra_headers.items():
+                self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+            self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
+            self.close_connection = True
+
+
+class _Answered(Exception):
+    """A fault already chose the answer."""
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024      # the default 5 drops SYNs under bursts: 1 s retransmit stalls
+
+    def __init__(self, address, state, tls_context=None):
+        self.state = state
+        self.tls_context = tls_context
+        super().__init__(address, Handler)
+
+    def get_request(self):
+        sock, address = super().get_request()
+        if self.tls_context is not None:
+            # The handshake runs in the request thread (first read), never in the accept loop.
+            sock = self.tls_context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+    def handle_error(self, request, client_address):
+        error = sys.exc_info()[1]
+        if not isinstance(error, (ConnectionError, ssl.SSLError, socket.timeout, TimeoutError)):
+            print(f"connection error: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
+
+
+def load_seed(state, path):
+    with open(path, encoding="utf-8") as handle:
+        seed = json.load(handle)
+    with state.lock:
+        for identity in seed.get("identities", []):
+            state.add_identity(identity)
+        for project in seed.get("projects", []):
+            state.add_project(project)
+        for secret in seed.get("secrets", []):
+            control_add_secret(state, Request("POST", "", {}, secret, {}, {}, None))
+        for imp in seed.get("imports", []):
+            control_add_import(state, Request("POST", "", {}, imp, {}, {}, None))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--seed")
+    args = parser.parse_args(argv)
+
+    state = State()
+    if args.seed:
+        load_seed(state, args.seed)
+    tls_context = None
+    if args.tls_cert:
+        tls_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls_context.load_cert_chain(args.tls_cert, args.tls_key)
+    server = Server((args.host, args.port), state, tls_context)
+
+    def stop(signum, frame):
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"PORT {server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
