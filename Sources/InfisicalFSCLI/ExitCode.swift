@@ -18,6 +18,8 @@ public struct ExitCode: Error, Sendable, Equatable {
     public static let backendUnavailable = ExitCode(6)
     /// The kernel or libfuse refused the mount.
     public static let mountFailed = ExitCode(7)
+    /// Infisical could not be reached or refused the credentials.
+    public static let authenticationFailed = ExitCode(8)
 }
 
 /// A failure the command line reports as one line and an exit code.

@@ -1,6 +1,8 @@
 import Foundation
 import FuseKit
 import Glibc
+import HTTPClient
+import InfisicalAPI
 import InfisicalFS
 import LocalStore
 import Logging
@@ -55,7 +57,7 @@ struct MountCommand {
     private var backendDescription: String {
         switch request.resolvedBackend(environment: environment) {
         case .local: "local store \(request.resolvedLocalStore(environment: environment))"
-        case .infisical: "Infisical"
+        case .infisical: "Infisical at \(request.siteURL ?? environment["INFISICAL_SITE_URL"] ?? InfisicalConfiguration.defaultSiteURL)"
         }
     }
 
@@ -75,9 +77,7 @@ struct MountCommand {
     private func openBackend(logger: Logger) throws(CommandFailure) -> any SecretBackend {
         switch request.resolvedBackend(environment: environment) {
         case .infisical:
-            throw CommandFailure(
-                .backendUnavailable,
-                "the Infisical backend is not available in this version; use --backend local")
+            return try openInfisical(logger: logger.named("infisical"))
         case .local:
             let path = request.resolvedLocalStore(environment: environment)
             do {
@@ -87,6 +87,46 @@ struct MountCommand {
                 throw CommandFailure(.backendUnavailable, "cannot open local store \(path): \(error)")
             }
         }
+    }
+
+    /// Credentials and settings from the environment, overridden by the
+    /// credentials file; then a login, so a mount that cannot work fails
+    /// before mounting.
+    private func openInfisical(logger: Logger) throws(CommandFailure) -> any SecretBackend {
+        var values = environment
+        if let path = request.credentialsFile {
+            do {
+                values.merge(try CredentialsFile.load(path)) { _, fromFile in fromFile }
+            } catch {
+                throw CommandFailure(.backendUnavailable, error.reason)
+            }
+        }
+        let credentials: Credentials
+        do throws(BackendError) {
+            guard let found = try Credentials.from(values) else {
+                throw BackendError(
+                    .unauthenticated,
+                    "no credentials: set INFISICAL_UNIVERSAL_AUTH_CLIENT_ID and INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET, "
+                        + "or INFISICAL_ACCESS_TOKEN")
+            }
+            credentials = found
+        } catch {
+            throw CommandFailure(.authenticationFailed, error.reason)
+        }
+        let siteURL =
+            request.siteURL ?? values["INFISICAL_SITE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? InfisicalConfiguration.defaultSiteURL
+        var configuration = InfisicalConfiguration(siteURL: siteURL, credentials: credentials)
+        configuration.requestTimeout = 6
+        let transport = CurlTransport(tls: TLSConfiguration.fromEnvironment(values), logger: logger.named("http"))
+        let backend = InfisicalBackend(configuration: configuration, transport: transport, logger: logger)
+        do {
+            try backend.authenticate()
+        } catch {
+            let reason = (error as? BackendError)?.reason ?? "\(error)"
+            throw CommandFailure(.authenticationFailed, "cannot use Infisical at \(siteURL): \(reason)")
+        }
+        return backend
     }
 
     private func makeLogger() -> Logger {

@@ -1,0 +1,215 @@
+import Foundation
+import HTTPClient
+import Logging
+import SecretsCore
+import Synchronization
+
+/// One Infisical call: the route template names it in logs; `path` is the
+/// same route with its parameters filled in and percent-encoded.
+struct Endpoint {
+    var method: String
+    var route: String
+    var path: String
+    var query: [(String, String)] = []
+    var body: JSONBody?
+    var authenticated = true
+
+    var logName: String { "\(method) \(route)" }
+}
+
+/// Sends Infisical calls: the base URL, the token, the error mapping, and
+/// the retries (a new token once after 401/403 TokenError; 429 after its
+/// Retry-After while the call's deadline allows).
+final class APIClient: Sendable {
+    let baseURL: String
+    let transport: any HTTPTransport
+    let timeout: Double
+    let logger: Logger
+    let tokens: TokenManager
+
+    init(
+        siteURL: String, transport: any HTTPTransport, credentials: Credentials, timeout: Double,
+        logger: Logger
+    ) {
+        var base = siteURL
+        while base.hasSuffix("/") { base.removeLast() }
+        self.baseURL = base
+        self.transport = transport
+        self.timeout = timeout
+        self.logger = logger
+        self.tokens = TokenManager(credentials: credentials, logger: logger)
+    }
+
+    func send<Response: Decodable>(_ endpoint: Endpoint, as type: Response.Type) throws(BackendError) -> Response {
+        let response = try perform(endpoint)
+        do {
+            return try JSON.decoder.decode(Response.self, from: Data(response.body))
+        } catch {
+            let failure = BackendError(.internalError, "\(endpoint.logName): unexpected answer: \(error)")
+            logger.warning(failure.reason)
+            throw failure
+        }
+    }
+
+    func sendIgnoringBody(_ endpoint: Endpoint) throws(BackendError) {
+        _ = try perform(endpoint)
+    }
+
+    /// The raw 2xx response, after the retries; a failure is logged once.
+    private func perform(_ endpoint: Endpoint) throws(BackendError) -> HTTPResponse {
+        let deadline = Date().addingTimeInterval(timeout * 2)
+        var renewedToken = false
+        var rateLimitRetries = 0
+        while true {
+            let token = endpoint.authenticated ? try tokens.token(using: self) : nil
+            let response = try exchange(endpoint, token: token)
+            if (200..<300).contains(response.status) { return response }
+            let body = try? JSON.decoder.decode(ErrorBody.self, from: Data(response.body))
+            if endpoint.authenticated, !renewedToken, StatusMapping.isTokenRejected(status: response.status, body: body),
+                let token, tokens.canLogIn
+            {
+                renewedToken = true
+                logger.notice("\(endpoint.logName) → \(response.status): token refused; logging in again")
+                tokens.discard(token)
+                continue
+            }
+            if response.status == 429, rateLimitRetries < 3 {
+                let wait = Self.retryAfter(response, body: body) * Double.random(in: 1.0...1.2)
+                if Date().addingTimeInterval(wait) < deadline {
+                    rateLimitRetries += 1
+                    logger.notice("\(endpoint.logName) → 429: retrying in \(String(format: "%.1f", wait)) s")
+                    Thread.sleep(forTimeInterval: wait)
+                    continue
+                }
+            }
+            let failure = StatusMapping.error(status: response.status, body: body, route: endpoint.logName)
+            logger.log(failure.kind == .notFound ? .debug : .warning, failure.reason)
+            throw failure
+        }
+    }
+
+    /// One HTTP exchange, without retries.
+    func exchange(_ endpoint: Endpoint, token: String?) throws(BackendError) -> HTTPResponse {
+        var url = baseURL + endpoint.path
+        if !endpoint.query.isEmpty { url += "?" + PercentEncoding.query(endpoint.query) }
+        var headers: [(name: String, value: String)] = [("Accept", "application/json"), ("User-Agent", "infisicalfs")]
+        if let token { headers.append(("Authorization", "Bearer \(token)")) }
+        var body: [UInt8]?
+        if let json = endpoint.body {
+            headers.append(("Content-Type", "application/json"))
+            body = JSON.encode(json)
+        }
+        do {
+            return try transport.send(
+                HTTPRequest(method: endpoint.method, url: url, headers: headers, body: body, timeout: timeout))
+        } catch {
+            let failure = StatusMapping.error(error, route: endpoint.logName)
+            logger.warning(failure.reason)
+            throw failure
+        }
+    }
+
+    /// Seconds to wait after a 429: the Retry-After header, else the N of
+    /// "try again in N seconds", else 1.
+    static func retryAfter(_ response: HTTPResponse, body: ErrorBody?) -> Double {
+        if let header = response.header("retry-after"), let seconds = Double(header), seconds >= 0 {
+            // Old rate-limit plugins sent milliseconds.
+            return seconds > 600 ? seconds / 1000 : seconds
+        }
+        if let message = body?.message, let range = message.range(of: #"in (\d+) second"#, options: .regularExpression) {
+            let digits = message[range].filter(\.isNumber)
+            if let seconds = Double(digits) { return seconds }
+        }
+        return 1
+    }
+}
+
+/// The access token: logs in when there is none, renews it before it
+/// expires, logs in again when renewal is refused. One refresh at a time.
+final class TokenManager: Sendable {
+    private struct Token: Sendable {
+        let value: String
+        let obtainedAt: Date
+        let expiresAt: Date?
+    }
+
+    let credentials: Credentials
+    private let logger: Logger
+    private let current = Mutex<Token?>(nil)
+    /// Serialises logins and renewals (held across their HTTP call, so that
+    /// concurrent callers wait for one refresh instead of making several).
+    private let refreshing = NSLock()
+
+    init(credentials: Credentials, logger: Logger) {
+        self.credentials = credentials
+        self.logger = logger
+        if case .accessToken(let value) = credentials {
+            current.withLock { $0 = Token(value: value, obtainedAt: Date(), expiresAt: nil) }
+        }
+    }
+
+    var canLogIn: Bool {
+        if case .accessToken = credentials { return false }
+        return true
+    }
+
+    /// When the current token expires, if known.
+    var expiresAt: Date? { current.withLock { $0?.expiresAt } }
+
+    func token(using client: APIClient) throws(BackendError) -> String {
+        if let token = current.withLock({ $0 }), !needsRefresh(token) { return token.value }
+        refreshing.lock()
+        defer { refreshing.unlock() }
+        if let token = current.withLock({ $0 }), !needsRefresh(token) { return token.value }
+        let fresh = try refresh(current.withLock { $0 }, using: client)
+        current.withLock { $0 = fresh }
+        return fresh.value
+    }
+
+    /// Drops a token the server refused, unless another thread already replaced it.
+    func discard(_ value: String) {
+        current.withLock { if $0?.value == value { $0 = nil } }
+    }
+
+    /// Renew when 80% of the lifetime has passed, or less than a minute is left.
+    private func needsRefresh(_ token: Token) -> Bool {
+        guard let expiresAt = token.expiresAt else { return false }
+        let lifetime = expiresAt.timeIntervalSince(token.obtainedAt)
+        let remaining = expiresAt.timeIntervalSinceNow
+        return remaining < min(60, lifetime * 0.5) || remaining < lifetime * 0.2
+    }
+
+    private func refresh(_ old: Token?, using client: APIClient) throws(BackendError) -> Token {
+        guard case .universalAuth(let clientID, let clientSecret) = credentials else {
+            throw BackendError(.unauthenticated, "the access token was refused and cannot be renewed")
+        }
+        if let old {
+            do {
+                let renewed = try client.send(
+                    Endpoint(
+                        method: "POST", route: "/api/v1/auth/token/renew", path: "/api/v1/auth/token/renew",
+                        body: JSONBody(["accessToken": old.value]), authenticated: false),
+                    as: LoginResponse.self)
+                logger.info("access token renewed")
+                return Self.token(from: renewed)
+            } catch {
+                logger.notice("token renewal refused (\(error.reason)); logging in again")
+            }
+        }
+        let login = try client.send(
+            Endpoint(
+                method: "POST", route: "/api/v1/auth/universal-auth/login",
+                path: "/api/v1/auth/universal-auth/login",
+                body: JSONBody(["clientId": clientID, "clientSecret": clientSecret]), authenticated: false),
+            as: LoginResponse.self)
+        logger.info("logged in with universal auth")
+        return Self.token(from: login)
+    }
+
+    private static func token(from response: LoginResponse) -> Token {
+        let now = Date()
+        // expiresIn 0 means a token that does not expire.
+        let expiresAt = response.expiresIn.flatMap { $0 > 0 ? now.addingTimeInterval($0) : nil }
+        return Token(value: response.accessToken, obtainedAt: now, expiresAt: expiresAt)
+    }
+}

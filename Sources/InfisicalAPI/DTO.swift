@@ -1,0 +1,87 @@
+import Foundation
+
+// The JSON shapes of the Infisical API (../shared/reference/infisical-api.md).
+// Fields the file system does not use are left out; optional where the
+// reference says a server version or endpoint may omit them.
+
+struct ProjectDTO: Decodable {
+    let id: String
+    let slug: String?
+    let name: String?
+    let environments: [EnvironmentDTO]?
+}
+
+struct EnvironmentDTO: Decodable {
+    let id: String?
+    let name: String?
+    let slug: String
+}
+
+struct ProjectsResponse: Decodable { let projects: [ProjectDTO] }
+struct WorkspacesResponse: Decodable { let workspaces: [ProjectDTO] }
+struct ProjectResponse: Decodable { let project: ProjectDTO }
+struct WorkspaceResponse: Decodable { let workspace: ProjectDTO }
+
+struct SecretDTO: Decodable {
+    let secretKey: String
+    let secretValue: String
+    let version: Int?
+    let type: String?
+    let createdAt: Date?
+    let updatedAt: Date?
+    let secretValueHidden: Bool?
+}
+
+struct SecretsResponse: Decodable { let secrets: [SecretDTO] }
+struct SecretResponse: Decodable { let secret: SecretDTO }
+
+struct FolderDTO: Decodable {
+    let id: String
+    let name: String
+}
+
+struct FoldersResponse: Decodable { let folders: [FolderDTO] }
+
+struct LoginResponse: Decodable {
+    let accessToken: String
+    let expiresIn: Double?
+    let accessTokenMaxTTL: Double?
+}
+
+/// Any JSON object body, built from `Encodable` values.
+struct JSONBody: Encodable {
+    private let values: [String: AnyEncodable]
+
+    init(_ values: [String: (any Encodable & Sendable)?]) {
+        self.values = values.compactMapValues { $0.map(AnyEncodable.init) }
+    }
+
+    func encode(to encoder: any Encoder) throws { try values.encode(to: encoder) }
+}
+
+private struct AnyEncodable: Encodable {
+    let value: any Encodable
+    init(_ value: any Encodable) { self.value = value }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
+
+enum JSON {
+    static let decoder: JSONDecoder = {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            if let date = try? Date(text, strategy: .iso8601.year().month().day().time(includingFractionalSeconds: true)) {
+                return date
+            }
+            if let date = try? Date(text, strategy: .iso8601) { return date }
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "date \(text)"))
+        }
+        return decoder
+    }()
+
+    static func encode(_ body: JSONBody) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return Array((try? encoder.encode(body)) ?? Data("{}".utf8))
+    }
+}

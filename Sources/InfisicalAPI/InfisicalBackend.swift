@@ -1,0 +1,294 @@
+import Foundation
+public import HTTPClient
+public import Logging
+public import SecretsCore
+
+/// Where and how to reach Infisical.
+public struct InfisicalConfiguration: Sendable {
+    /// The base URL, e.g. `https://app.infisical.com`; a trailing `/` is tolerated.
+    public var siteURL: String
+    public var credentials: Credentials
+    /// Seconds one HTTP call may take, connection included.
+    public var requestTimeout: Double = 10
+
+    public static let defaultSiteURL = "https://app.infisical.com"
+
+    public init(siteURL: String, credentials: Credentials) {
+        self.siteURL = siteURL
+        self.credentials = credentials
+    }
+}
+
+/// The Infisical API as a `SecretBackend`: v3 raw secrets, v2 folders, v1
+/// projects, with universal auth or a static access token.
+public final class InfisicalBackend: SecretBackend {
+    private let client: APIClient
+    private let logger: Logger
+
+    public init(configuration: InfisicalConfiguration, transport: any HTTPTransport, logger: Logger) {
+        self.client = APIClient(
+            siteURL: configuration.siteURL, transport: transport, credentials: configuration.credentials,
+            timeout: configuration.requestTimeout, logger: logger)
+        self.logger = logger
+    }
+
+    public let capabilities = BackendCapabilities(managesProjects: false, renamesFolders: true)
+
+    /// Logs in (or checks the static token) and lists the reachable
+    /// projects, so a mount fails before mounting when it cannot work.
+    /// Returns how many projects the identity can reach.
+    @discardableResult
+    public func authenticate() throws -> Int {
+        let projects = try listProjects()
+        logger.notice(
+            "authenticated with \(client.tokens.credentials.methodName); \(projects.count) project(s) reachable"
+                + (client.tokens.expiresAt.map { ", token valid until \($0)" } ?? ""))
+        return projects.count
+    }
+
+    // MARK: Projects
+
+    public func listProjects() throws -> [Project] {
+        do {
+            return try client.send(
+                Endpoint(method: "GET", route: "/api/v1/projects", path: "/api/v1/projects"),
+                as: ProjectsResponse.self
+            ).projects.map(Self.project)
+        } catch {
+            // Servers from before the rename to "projects".
+            guard error.kind == .notFound else { throw error }
+            return try client.send(
+                Endpoint(method: "GET", route: "/api/v1/workspace", path: "/api/v1/workspace"),
+                as: WorkspacesResponse.self
+            ).workspaces.map(Self.project)
+        }
+    }
+
+    public func project(_ reference: String) throws -> Project {
+        let encoded = PercentEncoding.pathSegment(reference)
+        do {
+            return Self.project(
+                try client.send(
+                    Endpoint(method: "GET", route: "/api/v1/projects/{id}", path: "/api/v1/projects/\(encoded)"),
+                    as: ProjectResponse.self
+                ).project)
+        } catch {
+            // Not an ID: try it as a slug.
+            guard [.notFound, .invalidArgument].contains(error.kind) else { throw error }
+            return Self.project(
+                try client.send(
+                    Endpoint(
+                        method: "GET", route: "/api/v1/projects/slug/{slug}",
+                        path: "/api/v1/projects/slug/\(encoded)"),
+                    as: ProjectDTO.self))
+        }
+    }
+
+    private static func project(_ dto: ProjectDTO) -> Project {
+        Project(
+            id: dto.id, slug: dto.slug ?? dto.id, name: dto.name ?? dto.slug ?? dto.id,
+            environments: (dto.environments ?? []).map { Environment(slug: $0.slug, name: $0.name ?? $0.slug) })
+    }
+
+    // MARK: Secrets
+
+    public func listFolder(_ location: SecretLocation) throws -> FolderListing {
+        let secrets = try client.send(
+            Endpoint(
+                method: "GET", route: "/api/v3/secrets/raw", path: "/api/v3/secrets/raw",
+                query: Self.scope(location) + [
+                    ("include_imports", "false"), ("expandSecretReferences", "false"), ("recursive", "false"),
+                ]),
+            as: SecretsResponse.self
+        ).secrets
+        let folders = try client.send(
+            Endpoint(
+                method: "GET", route: "/api/v2/folders", path: "/api/v2/folders",
+                query: [
+                    ("projectId", location.projectID), ("environment", location.environment),
+                    ("path", location.path.description),
+                ]),
+            as: FoldersResponse.self
+        ).folders
+        // The shared secret wins over a personal one of the same name (getSecret's rule).
+        var byName: [String: Secret] = [:]
+        for dto in secrets {
+            let secret = Self.secret(dto)
+            if byName[secret.name] == nil || secret.type == .shared { byName[secret.name] = secret }
+        }
+        return FolderListing(
+            secrets: byName.values.sorted { $0.name < $1.name }, folders: folders.map(\.name).sorted())
+    }
+
+    public func getSecret(_ name: String, in location: SecretLocation) throws -> Secret {
+        do {
+            return try getSecret(name, in: location, type: .shared)
+        } catch {
+            // The SDK docs' rule: the shared secret, else the caller's personal one.
+            guard error.kind == .notFound else { throw error }
+            return try getSecret(name, in: location, type: .personal)
+        }
+    }
+
+    private func getSecret(_ name: String, in location: SecretLocation, type: SecretType) throws(BackendError)
+        -> Secret
+    {
+        Self.secret(
+            try client.send(
+                Endpoint(
+                    method: "GET", route: "/api/v3/secrets/raw/{secretName}",
+                    path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
+                    query: Self.scope(location) + [
+                        ("type", type.rawValue), ("include_imports", "false"), ("expandSecretReferences", "false"),
+                    ]),
+                as: SecretResponse.self
+            ).secret)
+    }
+
+    public func createSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
+        // The create answer holds the stored (trimmed) value.
+        Self.secret(
+            try client.send(
+                Endpoint(
+                    method: "POST", route: "/api/v3/secrets/raw/{secretName}",
+                    path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
+                    body: Self.writeBody(location, [
+                        "secretValue": value, "secretComment": "", "skipMultilineEncoding": false,
+                    ])),
+                as: SecretResponse.self
+            ).secret)
+    }
+
+    public func updateSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
+        let answer = Self.secret(
+            try client.send(
+                Endpoint(
+                    method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
+                    path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
+                    body: Self.writeBody(location, ["secretValue": value])),
+                as: SecretResponse.self
+            ).secret)
+        return try storedState(after: answer, sent: value, name: name, in: location)
+    }
+
+    /// The update answer echoes the value sent, not the stored one: read it back.
+    private func storedState(after answer: Secret, sent value: String, name: String, in location: SecretLocation)
+        throws(BackendError) -> Secret
+    {
+        do {
+            return try getSecret(name, in: location, type: .shared)
+        } catch {
+            logger.notice("reading back \(name) after a write failed (\(error.reason)); assuming the server's trimming")
+            return Secret(
+                name: answer.name, value: SecretValue.storedForm(value), version: answer.version, type: .shared,
+                createdAt: answer.createdAt, updatedAt: answer.updatedAt)
+        }
+    }
+
+    public func deleteSecret(_ name: String, in location: SecretLocation) throws {
+        try client.sendIgnoringBody(
+            Endpoint(
+                method: "DELETE", route: "/api/v3/secrets/raw/{secretName}",
+                path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
+                body: Self.writeBody(location, [:])))
+    }
+
+    public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
+        throws -> Secret
+    {
+        // A rename in place is one call (newSecretName) when the new name is free;
+        // otherwise create-or-update the target and delete the source.
+        if source == target, (try? getSecret(newName, in: target, type: .shared)) == nil {
+            let renamed = try client.send(
+                Endpoint(
+                    method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
+                    path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
+                    body: Self.writeBody(source, ["newSecretName": newName])),
+                as: SecretResponse.self
+            ).secret
+            return try getSecret(renamed.secretKey, in: target, type: .shared)
+        }
+        let value = try getSecret(name, in: source).value
+        let moved: Secret
+        do {
+            moved = try createSecret(newName, value: value, in: target)
+        } catch let error as BackendError where error.kind == .alreadyExists {
+            moved = try updateSecret(newName, value: value, in: target)
+        }
+        try deleteSecret(name, in: source)
+        return moved
+    }
+
+    private static func scope(_ location: SecretLocation) -> [(String, String)] {
+        [
+            ("workspaceId", location.projectID), ("environment", location.environment),
+            ("secretPath", location.path.description),
+        ]
+    }
+
+    private static func writeBody(_ location: SecretLocation, _ fields: [String: any Encodable & Sendable])
+        -> JSONBody
+    {
+        var values: [String: (any Encodable & Sendable)?] = [
+            "workspaceId": location.projectID, "environment": location.environment,
+            "secretPath": location.path.description, "type": "shared",
+        ]
+        for (key, value) in fields { values[key] = value }
+        return JSONBody(values)
+    }
+
+    private static func secret(_ dto: SecretDTO) -> Secret {
+        let updated = dto.updatedAt ?? dto.createdAt ?? Date(timeIntervalSince1970: 0)
+        return Secret(
+            name: dto.secretKey, value: dto.secretValue, version: dto.version ?? 0,
+            type: SecretType(rawValue: dto.type ?? "shared") ?? .shared, createdAt: dto.createdAt ?? updated,
+            updatedAt: updated)
+    }
+
+    // MARK: Folders
+
+    public func createFolder(_ name: String, in parent: SecretLocation) throws {
+        try client.sendIgnoringBody(
+            Endpoint(
+                method: "POST", route: "/api/v2/folders", path: "/api/v2/folders",
+                body: JSONBody([
+                    "projectId": parent.projectID, "environment": parent.environment, "name": name,
+                    "path": parent.path.description,
+                ])))
+    }
+
+    public func deleteFolder(_ name: String, in parent: SecretLocation) throws {
+        // forceDelete false: the server refuses a non-empty folder instead of deleting its content.
+        try client.sendIgnoringBody(
+            Endpoint(
+                method: "DELETE", route: "/api/v2/folders/{folderIdOrName}",
+                path: "/api/v2/folders/\(PercentEncoding.pathSegment(name))",
+                body: JSONBody([
+                    "projectId": parent.projectID, "environment": parent.environment,
+                    "path": parent.path.description, "forceDelete": false,
+                ])))
+    }
+
+    public func renameFolder(_ name: String, in parent: SecretLocation, to newName: String) throws {
+        let folders = try client.send(
+            Endpoint(
+                method: "GET", route: "/api/v2/folders", path: "/api/v2/folders",
+                query: [
+                    ("projectId", parent.projectID), ("environment", parent.environment),
+                    ("path", parent.path.description),
+                ]),
+            as: FoldersResponse.self
+        ).folders
+        guard let folder = folders.first(where: { $0.name == name }) else {
+            throw BackendError.notFound("no folder \(name) in \(parent)")
+        }
+        try client.sendIgnoringBody(
+            Endpoint(
+                method: "PATCH", route: "/api/v2/folders/{folderId}",
+                path: "/api/v2/folders/\(PercentEncoding.pathSegment(folder.id))",
+                body: JSONBody([
+                    "projectId": parent.projectID, "environment": parent.environment, "name": newName,
+                    "path": parent.path.description,
+                ])))
+    }
+}

@@ -1,0 +1,263 @@
+import Foundation
+import HTTPClient
+import InfisicalAPI
+import Logging
+import SecretsCore
+import Synchronization
+import Testing
+import Glibc
+
+private let location = SecretLocation(projectID: "p1", environment: "dev", path: SecretPath(segments: ["app"]))
+
+private func backend(_ transport: StubTransport, credentials: Credentials = .accessToken("tok")) -> InfisicalBackend {
+    InfisicalBackend(
+        configuration: InfisicalConfiguration(siteURL: "http://infisical.test/", credentials: credentials),
+        transport: transport, logger: .disabled)
+}
+
+@Suite("Infisical calls and fields")
+struct RequestShapeTests {
+    @Test func getSendsTheScopeAndEncodesTheName() throws {
+        let stub = StubTransport { _ throws(HTTPError) in response(200, #"{"secret":\#(secretJSON("MY KEY?&#", "v"))}"#) }
+        let secret = try backend(stub).getSecret("MY KEY?&#", in: location)
+        #expect(secret.value == "v")
+        #expect(secret.version == 1)
+        let request = try #require(stub.requests.first)
+        #expect(request.method == "GET")
+        #expect(request.path == "/api/v3/secrets/raw/MY%20KEY%3F%26%23")
+        #expect(request.query.contains("workspaceId=p1"))
+        #expect(request.query.contains("environment=dev"))
+        #expect(request.query.contains("secretPath=%2Fapp"))
+        #expect(request.query.contains("type=shared"))
+        #expect(request.authorization == "Bearer tok")
+    }
+
+    @Test func aMissingSharedSecretFallsBackToThePersonalOne() throws {
+        let stub = StubTransport { request throws(HTTPError) in
+            request.query.contains("type=shared")
+                ? errorBody(404, "NotFound", "Secret with name 'A' not found")
+                : response(200, #"{"secret":\#(secretJSON("A", "mine"))}"#)
+        }
+        #expect(try backend(stub).getSecret("A", in: location).value == "mine")
+        #expect(stub.requests.count == 2)
+    }
+
+    @Test func createSendsTheBodyAndReturnsTheStoredValue() throws {
+        let stub = StubTransport { _ throws(HTTPError) in response(200, #"{"secret":\#(secretJSON("A", "trimmed"))}"#) }
+        #expect(try backend(stub).createSecret("A", value: "  trimmed  ", in: location).value == "trimmed")
+        let body = try #require(stub.requests.first).json
+        #expect(body["workspaceId"] as? String == "p1")
+        #expect(body["environment"] as? String == "dev")
+        #expect(body["secretPath"] as? String == "/app")
+        #expect(body["secretValue"] as? String == "  trimmed  ")
+        #expect(body["type"] as? String == "shared")
+    }
+
+    @Test func updateReadsTheStoredValueBack() throws {
+        // The PATCH answer echoes what was sent, not what was stored.
+        let stub = StubTransport { request throws(HTTPError) in
+            request.method == "PATCH"
+                ? response(200, #"{"secret":\#(secretJSON("A", "  x  ", version: 2))}"#)
+                : response(200, #"{"secret":\#(secretJSON("A", "x", version: 2))}"#)
+        }
+        let secret = try backend(stub).updateSecret("A", value: "  x  ", in: location)
+        #expect(secret.value == "x")
+        #expect(stub.requests.map(\.method) == ["PATCH", "GET"])
+    }
+
+    @Test func listMergesSecretsAndFolders() throws {
+        let stub = StubTransport { request throws(HTTPError) in
+            request.path == "/api/v2/folders"
+                ? response(200, #"{"folders":[{"id":"f1","name":"db"}]}"#)
+                : response(200, #"{"secrets":[\#(secretJSON("B", "b")),\#(secretJSON("A", "a"))],"imports":[]}"#)
+        }
+        let listing = try backend(stub).listFolder(location)
+        #expect(listing.secrets.map(\.name) == ["A", "B"])
+        #expect(listing.folders == ["db"])
+        #expect(stub.requests.last?.query.contains("path=%2Fapp") == true)
+    }
+
+    @Test func deleteFolderNeverForces() throws {
+        let stub = StubTransport { _ throws(HTTPError) in response(200, #"{"folder":{"id":"f1","name":"db"}}"#) }
+        try backend(stub).deleteFolder("db", in: location)
+        let request = try #require(stub.requests.first)
+        #expect(request.method == "DELETE")
+        #expect(request.path == "/api/v2/folders/db")
+        #expect(request.json["forceDelete"] as? Bool == false)
+        #expect(request.json["path"] as? String == "/app")
+    }
+
+    @Test func projectsByIDThenSlug() throws {
+        let stub = StubTransport { request throws(HTTPError) in
+            request.path.hasPrefix("/api/v1/projects/slug/")
+                ? response(200, projectJSON) : errorBody(404, "NotFound", "Project with demo not found")
+        }
+        let project = try backend(stub).project("demo")
+        #expect(project.id == "p1" && project.slug == "demo")
+        #expect(project.environments.map(\.slug) == ["dev"])
+    }
+}
+
+@Suite("Infisical answers become backend errors")
+struct StatusMappingTests {
+    @Test(arguments: [
+        (400, "BadRequest", "Secret already exists", BackendError.Kind.alreadyExists),
+        (400, "BadRequest", "Cannot delete folder because it contains resources", .notEmpty),
+        (401, "UnauthorizedError", "Token missing", .unauthenticated),
+        (403, "PermissionDenied", "You are not allowed", .permissionDenied),
+        (404, "NotFound", "Secret not found", .notFound),
+        (413, "PayloadTooLarge", "too large", .tooLarge),
+        (422, "ValidationFailure", "bad", .invalidArgument),
+        (500, "InternalServerError", "Something went wrong", .unavailable),
+    ])
+    func statuses(status: Int, error: String, message: String, kind: BackendError.Kind) {
+        let stub = StubTransport { _ throws(HTTPError) in errorBody(status, error, message) }
+        do {
+            try backend(stub).deleteSecret("A", in: location)
+            Issue.record("no error for \(status)")
+        } catch {
+            #expect((error as? BackendError)?.kind == kind)
+        }
+    }
+
+    @Test func transportFailures() {
+        for (failure, kind) in [
+            (HTTPError(kind: .timedOut, message: "t"), BackendError.Kind.timedOut),
+            (HTTPError(kind: .cannotConnect, message: "refused"), .unavailable),
+            (HTTPError(kind: .tls, message: "unknown CA"), .unavailable),
+        ] {
+            let stub = StubTransport { _ throws(HTTPError) in throw failure }
+            do {
+                _ = try backend(stub).listProjects()
+                Issue.record("no error")
+            } catch {
+                #expect((error as? BackendError)?.kind == kind)
+            }
+        }
+    }
+
+    @Test func validationIssuesAreJoinedIntoTheReason() throws {
+        let stub = StubTransport { _ throws(HTTPError) in
+            response(422, #"{"reqId":"r","statusCode":422,"message":[{"code":"custom","message":"bad name","path":["secretName"]}],"error":"ValidationFailure"}"#)
+        }
+        do {
+            _ = try backend(stub).createSecret("A", value: "v", in: location)
+            Issue.record("no error")
+        } catch let error as BackendError {
+            #expect(error.kind == .invalidArgument)
+            #expect(error.reason.contains("bad name"))
+        }
+    }
+}
+
+@Suite("Tokens: login, renewal, login again")
+struct TokenTests {
+    let credentials = Credentials.universalAuth(clientID: "id", clientSecret: "secret")
+
+    @Test func logsInOnceThenUsesTheToken() throws {
+        let stub = StubTransport { request throws(HTTPError) in
+            if request.path == "/api/v1/auth/universal-auth/login" {
+                #expect(request.json["clientId"] as? String == "id")
+                return response(200, #"{"accessToken":"t1","expiresIn":3600,"accessTokenMaxTTL":7200,"tokenType":"Bearer"}"#)
+            }
+            #expect(request.authorization == "Bearer t1")
+            return response(200, #"{"projects":[\#(projectJSON)]}"#)
+        }
+        let backend = backend(stub, credentials: credentials)
+        _ = try backend.listProjects()
+        _ = try backend.listProjects()
+        #expect(stub.requests.filter { $0.path.hasSuffix("/login") }.count == 1)
+    }
+
+    @Test func aRefusedTokenMeansOneNewLoginAndOneRetry() throws {
+        let logins = Mutex(0)
+        let stub = StubTransport { request throws(HTTPError) in
+            if request.path.hasSuffix("/login") {
+                let n = logins.withLock { $0 += 1; return $0 }
+                return response(200, #"{"accessToken":"t\#(n)","expiresIn":3600}"#)
+            }
+            if request.authorization == "Bearer t1" {
+                return errorBody(403, "TokenError", "Your token has expired. Please re-authenticate.")
+            }
+            return response(200, #"{"projects":[]}"#)
+        }
+        #expect(try backend(stub, credentials: credentials).listProjects().isEmpty)
+        #expect(logins.withLock { $0 } == 2)
+    }
+
+    @Test func aTokenNearItsEndIsRenewedAndARefusedRenewalLogsInAgain() throws {
+        let stub = StubTransport { request throws(HTTPError) in
+            switch request.path {
+            case "/api/v1/auth/universal-auth/login":
+                return response(200, #"{"accessToken":"short","expiresIn":1}"#)
+            case "/api/v1/auth/token/renew":
+                #expect(request.json["accessToken"] as? String == "short")
+                return errorBody(401, "UnauthorizedError", "Failed to renew MI access token due to TTL expiration")
+            default:
+                return response(200, #"{"projects":[]}"#)
+            }
+        }
+        let backend = backend(stub, credentials: credentials)
+        _ = try backend.listProjects()
+        usleep(600_000)  // past half of the one-second lifetime
+        _ = try backend.listProjects()
+        let paths = stub.requests.map(\.path)
+        #expect(paths.contains("/api/v1/auth/token/renew"))
+        #expect(paths.filter { $0.hasSuffix("/login") }.count >= 2)
+    }
+
+    @Test func badCredentialsFailWithAReasonAndNoSecret() throws {
+        let stub = StubTransport { _ throws(HTTPError) in errorBody(401, "UnauthorizedError", "Invalid credentials") }
+        do {
+            try backend(stub, credentials: credentials).authenticate()
+            Issue.record("no error")
+        } catch let error as BackendError {
+            #expect(error.kind == .unauthenticated)
+            #expect(error.reason.contains("Invalid credentials"))
+            #expect(!error.reason.contains("secret"))
+        }
+    }
+
+    @Test func rateLimitedCallsAreRetriedAfterRetryAfter() throws {
+        let calls = Mutex(0)
+        let stub = StubTransport { _ throws(HTTPError) in
+            let n = calls.withLock { $0 += 1; return $0 }
+            return n == 1
+                ? errorBody(429, "RateLimitExceeded", "Rate limit exceeded. Please try again in 1 seconds")
+                : response(200, #"{"projects":[]}"#)
+        }
+        let started = Date()
+        _ = try backend(stub).listProjects()
+        #expect(calls.withLock { $0 } == 2)
+        #expect(Date().timeIntervalSince(started) >= 0.9)
+    }
+}
+
+@Suite("Credentials")
+struct CredentialTests {
+    @Test func theSDKsVariablesInTheirOrder() throws {
+        #expect(try Credentials.from([:]) == nil)
+        #expect(try Credentials.from(["INFISICAL_ACCESS_TOKEN": "t"]) == .accessToken("t"))
+        #expect(
+            try Credentials.from([
+                "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID": "i", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET": "s",
+                "INFISICAL_ACCESS_TOKEN": "t",
+            ]) == .accessToken("t"))
+        #expect(
+            try Credentials.from(["INFISICAL_UNIVERSAL_AUTH_CLIENT_ID": "i", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET": "s"])
+                == .universalAuth(clientID: "i", clientSecret: "s"))
+        #expect(throws: BackendError.self) { try Credentials.from(["INFISICAL_UNIVERSAL_AUTH_CLIENT_ID": "i"]) }
+    }
+
+    @Test func aCredentialsFileMustBePrivate() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("cred-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let text = "# comment\nINFISICAL_UNIVERSAL_AUTH_CLIENT_ID=abc\nexport INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET=\"s=cret\"\n"
+        _ = FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o644])
+        #expect(throws: BackendError.self) { try CredentialsFile.load(path) }
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: path)
+        let values = try CredentialsFile.load(path)
+        #expect(values["INFISICAL_UNIVERSAL_AUTH_CLIENT_ID"] == "abc")
+        #expect(values["INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET"] == "s=cret")
+    }
+}
