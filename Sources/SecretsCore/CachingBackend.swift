@@ -15,6 +15,10 @@ public final class CachingBackend: SecretBackend {
 
     private struct State: Sendable {
         var projects: Entry<[Project]>?
+        var projectsByReference: [String: Entry<Project>] = [:]
+        /// After a failure to reach the backend, reads that have a cached
+        /// entry serve it without asking again until this time.
+        var unreachableUntil: Date?
         var listings: [SecretLocation: Entry<FolderListing>] = [:]
         var secrets: [SecretKey: Entry<Secret>] = [:]
     }
@@ -29,6 +33,11 @@ public final class CachingBackend: SecretBackend {
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let state = Mutex(State())
+
+    /// Seconds during which, after the backend could not be reached, reads
+    /// with a cached entry serve it without asking again: one slow failure,
+    /// not one per file.
+    public static let unreachableBackoff: TimeInterval = 5
 
     /// - Parameters:
     ///   - ttl: seconds an entry stays fresh; 0 disables the cache.
@@ -57,7 +66,16 @@ public final class CachingBackend: SecretBackend {
         {
             return project
         }
-        return try backend.project(reference)
+        let project = try cached(
+            \.projectsByReference[reference], fetch: { try backend.project(reference) }, what: "project \(reference)")
+        // Known by its ID and its slug from now on.
+        if ttl > 0, let entry = state.withLock({ $0.projectsByReference[reference] }) {
+            state.withLock {
+                $0.projectsByReference[project.id] = entry
+                $0.projectsByReference[project.slug] = entry
+            }
+        }
+        return project
     }
 
     public func listFolder(_ location: SecretLocation) throws -> FolderListing {
@@ -161,8 +179,9 @@ public final class CachingBackend: SecretBackend {
     private func cached<Value: Sendable>(
         _ slot: WritableKeyPath<State, Entry<Value>?>, fetch: () throws -> Value, what: String
     ) throws -> Value {
-        let entry = state.withLock { $0[keyPath: slot] }
+        let (entry, unreachableUntil) = state.withLock { ($0[keyPath: slot], $0.unreachableUntil) }
         if let value = fresh(entry) { return value }
+        if let entry, let unreachableUntil, now() < unreachableUntil { return entry.value }
         do {
             let value = try fetch()
             if ttl > 0 {
@@ -171,6 +190,8 @@ public final class CachingBackend: SecretBackend {
             }
             return value
         } catch let error as BackendError where [.unavailable, .timedOut].contains(error.kind) {
+            let until = now().addingTimeInterval(Self.unreachableBackoff)
+            state.withLock { $0.unreachableUntil = until }
             guard let entry else { throw error }
             logger.warning("serving cached \(what) fetched at \(entry.fetchedAt): \(error.reason)")
             return entry.value
@@ -213,6 +234,7 @@ public final class CachingBackend: SecretBackend {
     private func invalidateProject(_ projectID: String) {
         state.withLock { state in
             state.projects = nil
+            state.projectsByReference = [:]
             state.listings = state.listings.filter { $0.key.projectID != projectID }
             state.secrets = state.secrets.filter { $0.key.location.projectID != projectID }
         }

@@ -75,7 +75,19 @@ struct CachingBackendTests {
         clock.advance(60)
         backend.failNext("listFolder", with: BackendError(.unavailable, "connection refused"))
         #expect(try cache.listFolder(location).secret(named: "A")?.value == "a")
+        // For a while after that failure, stale entries are served without asking again.
+        let asked = count("listFolder")
+        #expect(try cache.listFolder(location).secret(named: "A")?.value == "a")
+        #expect(count("listFolder") == asked)
+        clock.advance(CachingBackend.unreachableBackoff + 1)
         backend.failNext("listFolder", with: BackendError(.permissionDenied, "revoked"))
         #expect(throws: BackendError.self) { try cache.listFolder(location) }
+    }
+
+    @Test func projectsAreCachedByIDAndSlug() throws {
+        let cache = cache(ttl: 300)
+        let project = try cache.project("p")
+        #expect(try cache.project(project.id) == project)
+        #expect(count("project") == 1)
     }
 }
