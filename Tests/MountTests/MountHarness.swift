@@ -101,19 +101,22 @@ final class Mount {
     let logPath: String
     private let process: Process
 
+    /// Mounts `backend` (a local store at `store` when nil) with `arguments` added.
     init(
-        scratch: Scratch, name: String = "mnt", store: String? = nil, arguments: [String] = [],
-        environment extra: [String: String] = [:]
+        scratch: Scratch, name: String = "mnt", backend: TestBackend? = nil, store: String? = nil,
+        arguments: [String] = [], environment extra: [String: String] = [:]
     ) throws {
         mountpoint = try scratch.folder(name)
-        self.store = store ?? scratch.path + "/store/store.db"
+        self.store = backend?.store ?? store ?? scratch.path + "/store/store.db"
         logPath = scratch.path + "/\(name).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process = Process()
         process.executableURL = URL(fileURLWithPath: infisicalfsBinary)
-        process.arguments =
-            ["mount", mountpoint, "--foreground", "--backend", "local", "--local-store", self.store] + arguments
+        let backendArguments = backend?.mountArguments ?? ["--backend", "local", "--local-store", self.store]
+        process.arguments = ["mount", mountpoint, "--foreground"] + backendArguments + arguments
         var environment = ProcessInfo.processInfo.environment
+        for variable in environment.keys where variable.hasPrefix("INFISICAL_") { environment[variable] = nil }
+        for (key, value) in backend?.mountEnvironment ?? [:] { environment[key] = value }
         for (key, value) in extra { environment[key] = value }
         process.environment = environment
         process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))

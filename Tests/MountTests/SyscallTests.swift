@@ -3,7 +3,7 @@ import Glibc
 import Testing
 
 /// The write contract at the level of syscalls: what close() and fsync() return.
-@Suite("Syscalls on a mounted local store", .enabled(if: mountTestsEnabled), .serialized)
+@Suite("Syscalls on a mount", .enabled(if: mountTestsEnabled), .serialized)
 struct SyscallTests {
     /// open + write + close; returns close's errno (0 on success).
     func writeAndClose(_ path: String, _ bytes: [UInt8], flags: Int32 = O_WRONLY | O_CREAT | O_TRUNC) -> Int32 {
@@ -20,11 +20,13 @@ struct SyscallTests {
 
     func contents(_ path: String) -> String? { try? String(contentsOfFile: path, encoding: .utf8) }
 
-    @Test func closeReturnsTheCommitErrorAndTheOldValueStays() throws {
+    @Test(arguments: BackendKind.allCases)
+    func closeReturnsTheCommitErrorAndTheOldValueStays(kind: BackendKind) throws {
         let scratch = try Scratch()
-        let mount = try Mount(scratch: scratch)
+        let backend = try TestBackend(kind, scratch: scratch)
+        let mount = try Mount(scratch: scratch, backend: backend)
         defer { mount.stop() }
-        try #require(sh("mkdir \"$MNT/p\"", in: mount).status == 0)
+        try backend.makeProject("p", in: mount)
         let path = mount.mountpoint + "/p/dev/TOKEN"
         #expect(writeAndClose(path, Array("good\n".utf8)) == 0)
         #expect(writeAndClose(path, [0xc3, 0x28]) == EILSEQ)
@@ -34,11 +36,13 @@ struct SyscallTests {
         #expect(!FileManager.default.fileExists(atPath: mount.mountpoint + "/p/dev/NEW"))
     }
 
-    @Test func fsyncCommitsAndReportsErrors() throws {
+    @Test(arguments: BackendKind.allCases)
+    func fsyncCommitsAndReportsErrors(kind: BackendKind) throws {
         let scratch = try Scratch()
-        let mount = try Mount(scratch: scratch)
+        let backend = try TestBackend(kind, scratch: scratch)
+        let mount = try Mount(scratch: scratch, backend: backend)
         defer { mount.stop() }
-        try #require(sh("mkdir \"$MNT/p\"", in: mount).status == 0)
+        try backend.makeProject("p", in: mount)
         let path = mount.mountpoint + "/p/dev/F"
         let fd = open(path, O_RDWR | O_CREAT, 0o600)
         try #require(fd >= 0)
@@ -51,11 +55,14 @@ struct SyscallTests {
         #expect(try sh("cat \"$MNT/p/dev/F\"", in: mount).stdout == "abc")
     }
 
-    @Test func readYourOwnWritesOnOneDescriptorAndWriteAtOffsets() throws {
+    @Test(arguments: BackendKind.allCases)
+    func readYourOwnWritesOnOneDescriptorAndWriteAtOffsets(kind: BackendKind) throws {
         let scratch = try Scratch()
-        let mount = try Mount(scratch: scratch)
+        let backend = try TestBackend(kind, scratch: scratch)
+        let mount = try Mount(scratch: scratch, backend: backend)
         defer { mount.stop() }
-        try #require(sh("mkdir \"$MNT/p\" && printf 'hello world' > \"$MNT/p/dev/G\"", in: mount).status == 0)
+        try backend.makeProject("p", in: mount)
+        try #require(sh("printf 'hello world' > \"$MNT/p/dev/G\"", in: mount).status == 0)
         let fd = open(mount.mountpoint + "/p/dev/G", O_RDWR)
         try #require(fd >= 0)
         _ = "WORLD".withCString { pwrite(fd, $0, 5, 6) }
@@ -66,11 +73,14 @@ struct SyscallTests {
         #expect(contents(mount.mountpoint + "/p/dev/G") == "hello WORLD")
     }
 
-    @Test func renameFlagsAndDirectoryErrors() throws {
+    @Test(arguments: BackendKind.allCases)
+    func renameFlagsAndDirectoryErrors(kind: BackendKind) throws {
         let scratch = try Scratch()
-        let mount = try Mount(scratch: scratch)
+        let backend = try TestBackend(kind, scratch: scratch)
+        let mount = try Mount(scratch: scratch, backend: backend)
         defer { mount.stop() }
-        try #require(sh("mkdir \"$MNT/p\" && echo a > \"$MNT/p/dev/A\" && echo b > \"$MNT/p/dev/B\" && mkdir \"$MNT/p/dev/d\"", in: mount).status == 0)
+        try backend.makeProject("p", in: mount)
+        try #require(sh("echo a > \"$MNT/p/dev/A\" && echo b > \"$MNT/p/dev/B\" && mkdir \"$MNT/p/dev/d\"", in: mount).status == 0)
         let dev = mount.mountpoint + "/p/dev"
         #expect(rename(dev + "/A", mount.mountpoint + "/p/prod/A") == -1 && errno == EXDEV)
         #expect(rename(dev + "/A", dev + "/d") == -1 && errno == EISDIR)
