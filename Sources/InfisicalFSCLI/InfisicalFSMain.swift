@@ -83,6 +83,7 @@ public enum InfisicalFSMain {
 
         Credentials come from the Infisical SDKs' environment variables, never from flags.
         Exit codes: 0 ok, 1 failure, 2 usage, 3 no mountpoint, 4 mountpoint not a directory,
-        5 already mounted / not mounted, 6 backend cannot be opened, 7 mount refused.
+        5 already mounted / not mounted, 6 backend cannot be opened, 7 mount refused,
+        8 Infisical refused the credentials or cannot be reached.
         """
 }
