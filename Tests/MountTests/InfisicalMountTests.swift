@@ -91,19 +91,43 @@ struct InfisicalMountTests {
         let mount = try Mount(scratch: scratch, backend: backend, arguments: ["--cache-ttl", "0"])
         defer { mount.stop() }
         try backend.makeProject("p", in: mount)
-        try #require(sh("mkdir \"$MNT/p/dev/app\" && echo '  from-mount  ' > \"$MNT/p/dev/app/DB_URL\"", in: mount).status == 0)
+        let changes = """
+            mkdir "$MNT/p/dev/app" && echo '  from-mount  ' > "$MNT/p/dev/app/DB_URL" &&
+            printf 'a\\nb\\n' > "$MNT/p/dev/app/MULTI" && echo old > "$MNT/p/dev/app/RENAMED_FROM" &&
+            mv "$MNT/p/dev/app/RENAMED_FROM" "$MNT/p/dev/app/RENAMED_TO" && echo gone > "$MNT/p/dev/GONE" &&
+            rm "$MNT/p/dev/GONE" && echo updated > "$MNT/p/dev/app/MULTI2" && echo second >> "$MNT/p/dev/app/MULTI2"
+            """
+        try #require(sh(changes, in: mount).status == 0)
+        // Both official SDKs read what the mount wrote; one writes for the mount to read.
         let sdk = """
             import sys
             from infisical_sdk import InfisicalSDKClient
-            client = InfisicalSDKClient(host=sys.argv[1], cache_ttl=None)
-            client.auth.universal_auth.login(client_id=sys.argv[2], client_secret=sys.argv[3])
-            project = sys.argv[4]
-            secret = client.secrets.get_secret_by_name(secret_name="DB_URL", project_slug="p", environment_slug="dev", secret_path="/app")
-            print(secret.secretValue)
-            client.secrets.create_secret_by_name(secret_name="FROM_SDK", project_slug="p", environment_slug="dev", secret_path="/app", secret_value="sdk-value")
+            from infisical_client import (InfisicalClient, ClientSettings, AuthenticationOptions,
+                                          UniversalAuthMethod, ListSecretsOptions)
+            host, cid, secret = sys.argv[1], sys.argv[2], sys.argv[3]
+            new = InfisicalSDKClient(host=host, cache_ttl=None)
+            new.auth.universal_auth.login(client_id=cid, client_secret=secret)
+            listed = new.secrets.list_secrets(project_slug="p", environment_slug="dev", secret_path="/app")
+            print(sorted((s.secretKey, s.secretValue) for s in listed.secrets))
+            root = new.secrets.list_secrets(project_slug="p", environment_slug="dev", secret_path="/")
+            print(sorted(s.secretKey for s in root.secrets))
+            project_id = new.secrets.get_secret_by_name(secret_name="DB_URL", project_slug="p",
+                                                        environment_slug="dev", secret_path="/app").workspace
+            old = InfisicalClient(ClientSettings(site_url=host, cache_ttl=0, auth=AuthenticationOptions(
+                universal_auth=UniversalAuthMethod(client_id=cid, client_secret=secret))))
+            got = old.listSecrets(options=ListSecretsOptions(environment="dev", project_id=project_id, path="/app"))
+            print(sorted(s.secret_key for s in got))
+            new.secrets.create_secret_by_name(secret_name="FROM_SDK", project_slug="p", environment_slug="dev",
+                                              secret_path="/app", secret_value="sdk-value")
             """
-        let result = try run(sdkPython, ["-c", sdk, backend.server!.siteURL, backend.clientID, backend.clientSecret, "p"])
-        #expect(result.stdout == "from-mount\n", "\(result.stderr)")
+        let result = try run(sdkPython, ["-c", sdk, backend.server!.siteURL, backend.clientID, backend.clientSecret])
+        #expect(
+            result.stdout == """
+                [('DB_URL', 'from-mount'), ('MULTI', 'a\\nb\\n'), ('MULTI2', 'updated\\nsecond\\n'), ('RENAMED_TO', 'old')]
+                []
+                ['DB_URL', 'MULTI', 'MULTI2', 'RENAMED_TO']
+
+                """, "\(result.stderr)")
         #expect(try sh("cat \"$MNT/p/dev/app/FROM_SDK\"", in: mount).stdout == "sdk-value")
     }
 
