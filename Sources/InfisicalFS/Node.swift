@@ -9,10 +9,25 @@ enum Node: Hashable, Sendable {
     /// `/<project>/<env>` (the root path) or a folder below it.
     case folder(SecretLocation)
     case secret(SecretLocation, name: String)
+    /// `/.crypto`: on every backend, never asked of the backend.
+    case crypto
+    case cryptoFile(CryptoFile)
+
+    /// The control folder's name at the root; not a slug, so no project can take it.
+    static let cryptoName = ".crypto"
 
     var isDirectory: Bool {
-        if case .secret = self { return false }
-        return true
+        switch self {
+        case .secret, .cryptoFile: false
+        case .root, .project, .folder, .crypto: true
+        }
+    }
+
+    var isCrypto: Bool {
+        switch self {
+        case .crypto, .cryptoFile: true
+        case .root, .project, .folder, .secret: false
+        }
     }
 
     /// The node's path for log lines: names only, never values.
@@ -22,6 +37,8 @@ enum Node: Hashable, Sendable {
         case .project(let id): "/\(id)"
         case .folder(let location): "/\(location)"
         case .secret(let location, let name): "/\(location)/\(name)"
+        case .crypto: "/\(Node.cryptoName)"
+        case .cryptoFile(let file): file.logPath
         }
     }
 
@@ -37,7 +54,7 @@ enum Node: Hashable, Sendable {
         switch self {
         case .folder(let location): return rebase(location).map { .folder($0) }
         case .secret(let location, let name): return rebase(location).map { .secret($0, name: name) }
-        case .root, .project: return nil
+        case .root, .project, .crypto, .cryptoFile: return nil
         }
     }
 }

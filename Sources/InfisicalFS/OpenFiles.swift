@@ -31,6 +31,7 @@ struct OpenFile: Sendable {
 extension SecretsFileSystem {
     public func open(_ inode: InodeNumber, flags: OpenFlags, context: RequestContext) throws(Errno) -> OpenReply {
         let node = try node(inode)
+        if case .cryptoFile(let file) = node { return try openCrypto(file, flags: flags, context: context) }
         guard case .secret(let location, let name) = node else { throw .isDirectory }
         logger.debug("open \(node.logPath) \(flags.accessMode)\(flags.truncate ? " truncate" : "")\(flags.append ? " append" : "")")
         if flags.writes { try refuseIfReadOnly() }
@@ -53,7 +54,16 @@ extension SecretsFileSystem {
         -> (Entry, OpenReply)
     {
         try refuseIfReadOnly()
-        guard case .folder(let location) = try node(parent) else {
+        let parentNode = try node(parent)
+        if parentNode == .crypto {
+            // Only when the kernel's view was stale: the three files always exist.
+            guard let file = CryptoFile(rawValue: name) else { throw .notPermitted }
+            if flags.exclusive { throw .fileExists }
+            let node = Node.cryptoFile(file)
+            let entry = entry(for: node, attributes: try attributes(of: node, inode: nil))
+            return (entry, try openCrypto(file, flags: flags, context: context))
+        }
+        guard case .folder(let location) = parentNode else {
             // Only folders hold secrets; the root and a project hold directories.
             throw .notPermitted
         }
@@ -83,7 +93,8 @@ extension SecretsFileSystem {
     }
 
     public func read(_ inode: InodeNumber, handle: FuseHandle, offset: UInt64, size: Int) throws(Errno) -> [UInt8] {
-        try withOpenFile(handle) { file throws(Errno) in
+        if isCryptoHandle(handle) { return try readCrypto(handle, offset: offset, size: size) }
+        return try withOpenFile(handle) { file throws(Errno) in
             guard file.flags.reads else { throw .badFileDescriptor }
             guard offset < UInt64(file.content.count) else { return [] }
             let start = Int(offset)
@@ -94,6 +105,7 @@ extension SecretsFileSystem {
     public func write(
         _ inode: InodeNumber, handle: FuseHandle, offset: UInt64, data: [UInt8], context: RequestContext
     ) throws(Errno) -> Int {
+        if isCryptoHandle(handle) { return try writeCrypto(handle, data: data, context: context) }
         try refuseIfReadOnly()
         let outcome = try withOpenFile(handle) { file throws(Errno) -> Result<Int, Errno> in
             guard file.flags.writes else { throw .badFileDescriptor }
@@ -119,14 +131,17 @@ extension SecretsFileSystem {
     }
 
     public func flush(_ inode: InodeNumber, handle: FuseHandle, context: RequestContext) throws(Errno) {
+        if isCryptoHandle(handle) { return try flushCrypto(handle) }
         try commitIfNeeded(handle, final: false)
     }
 
     public func fsync(_ inode: InodeNumber, handle: FuseHandle, dataOnly: Bool) throws(Errno) {
+        if isCryptoHandle(handle) { return try flushCrypto(handle) }
         try commitIfNeeded(handle, final: false)
     }
 
     public func release(_ inode: InodeNumber, handle: FuseHandle) {
+        if isCryptoHandle(handle) { return releaseCrypto(handle) }
         // An open that only truncated or created (`: > F`, `touch F`) commits
         // now; nobody is left to receive an error, so it is logged.
         if let file = state.withLock({ $0.openFiles[handle.rawValue] }), file.dirty, !file.written {

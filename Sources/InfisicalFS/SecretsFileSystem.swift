@@ -1,7 +1,7 @@
 public import FuseKit
 public import Logging
 public import SecretsCore
-import Foundation
+public import Foundation
 import Synchronization
 
 /// The file system of SPEC.md over any `SecretBackend`: decides what each
@@ -12,17 +12,26 @@ public final class SecretsFileSystem: FileSystemOperations {
     let logger: Logger
     let mountedAt = Date()
     let state = Mutex(State())
+    /// The time `/.crypto` answers expire by; tests move it.
+    let clock: @Sendable () -> Date
 
     struct State: Sendable {
         var inodes = InodeTable()
         var openFiles: [UInt64: OpenFile] = [:]
+        /// Open files of `/.crypto`; handles share one numbering with `openFiles`.
+        var cryptoFiles: [UInt64: CryptoOpenFile] = [:]
+        var cryptoResults = CryptoResults()
         var nextHandle: UInt64 = 1
     }
 
-    public init(backend: any SecretBackend, options: FileSystemOptions, logger: Logger) {
+    public init(
+        backend: any SecretBackend, options: FileSystemOptions, logger: Logger,
+        clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         self.backend = backend
         self.options = options
         self.logger = logger
+        self.clock = clock
     }
 
     // MARK: Names and attributes
@@ -51,6 +60,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         // chmod, chown and touch succeed without changing them.
         if let size = changes.size {
             logger.debug("truncate \(node.logPath) to \(size)\(handle == nil ? "" : " (open file)")")
+            if node.isCrypto { throw .notPermitted }
             guard case .secret(let location, let name) = node else { throw .isDirectory }
             try refuseIfReadOnly()
             guard size <= UInt64(SecretValue.maximumBytes) else { throw .fileTooLarge }
@@ -92,6 +102,8 @@ public final class SecretsFileSystem: FileSystemOperations {
         let parentNode = try node(parent)
         let created: Node
         switch parentNode {
+        case .root where name == Node.cryptoName, .crypto:
+            throw .notPermitted
         case .root:
             try check(NamingRules.checkSlug(name, of: "project"), "mkdir", name)
             let project = try call("mkdir /\(name)") { try backend.createProject(slug: name) }
@@ -105,7 +117,7 @@ public final class SecretsFileSystem: FileSystemOperations {
             if try listing(of: location).secret(named: name) != nil { throw .fileExists }
             try call("mkdir \(parentNode.logPath)/\(name)") { try backend.createFolder(name, in: location) }
             created = .folder(location.appending(name))
-        case .secret:
+        case .secret, .cryptoFile:
             throw .notDirectory
         }
         return entry(for: created, attributes: try attributes(of: created, inode: nil))
@@ -113,9 +125,13 @@ public final class SecretsFileSystem: FileSystemOperations {
 
     public func removeDirectory(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) {
         try refuseIfReadOnly()
-        let target = try child(named: name, of: try node(parent))
+        let parentNode = try node(parent)
+        if parentNode == .crypto { throw .notPermitted }
+        let target = try child(named: name, of: parentNode)
         let what = "rmdir \(target.logPath)"
         switch target {
+        case .crypto, .cryptoFile:
+            throw .notPermitted
         case .root, .secret:
             throw .notDirectory
         case .project(let id):
@@ -139,7 +155,10 @@ public final class SecretsFileSystem: FileSystemOperations {
 
     public func removeFile(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) {
         try refuseIfReadOnly()
-        let target = try child(named: name, of: try node(parent))
+        let parentNode = try node(parent)
+        if parentNode == .crypto { throw .notPermitted }
+        let target = try child(named: name, of: parentNode)
+        if target.isCrypto { throw .notPermitted }
         guard case .secret(let location, _) = target else { throw .isDirectory }
         if !isPending(target) {
             try call("rm \(target.logPath)") { try backend.deleteSecret(name, in: location) }
@@ -153,8 +172,13 @@ public final class SecretsFileSystem: FileSystemOperations {
     ) throws(Errno) {
         try refuseIfReadOnly()
         guard !flags.exchange else { throw .invalidArgument }
-        let source = try child(named: name, of: try node(parent))
+        let sourceParent = try node(parent)
         let targetParent = try node(newParent)
+        // Nothing moves into, out of, or onto /.crypto.
+        if sourceParent == .crypto || targetParent == .crypto { throw .notPermitted }
+        if targetParent == .root, newName == Node.cryptoName { throw .notPermitted }
+        let source = try child(named: name, of: sourceParent)
+        if source.isCrypto { throw .notPermitted }
         let existing: Node?
         do {
             existing = try child(named: newName, of: targetParent)
@@ -221,6 +245,8 @@ public final class SecretsFileSystem: FileSystemOperations {
     /// Resolves one name in a directory.
     func child(named name: String, of parent: Node) throws(Errno) -> Node {
         switch parent {
+        case .root where name == Node.cryptoName:
+            return .crypto
         case .root:
             let project = try call("lookup /\(name)", quietWhenMissing: true) { try backend.project(name) }
             guard isShown(project) else { throw .noSuchFileOrDirectory }
@@ -235,7 +261,10 @@ public final class SecretsFileSystem: FileSystemOperations {
             let node = Node.secret(location, name: name)
             if listing.secret(named: name) != nil || isPending(node) { return node }
             throw .noSuchFileOrDirectory
-        case .secret:
+        case .crypto:
+            guard let file = CryptoFile(rawValue: name) else { throw .noSuchFileOrDirectory }
+            return .cryptoFile(file)
+        case .secret, .cryptoFile:
             throw .notDirectory
         }
     }
@@ -246,7 +275,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         switch node {
         case .root:
             let projects = try call("ls /") { try backend.listProjects() }
-            return projects.filter(isShown).map { ($0.slug, .project(id: $0.id)) }
+            return [(Node.cryptoName, .crypto)] + projects.filter(isShown).map { ($0.slug, .project(id: $0.id)) }
         case .project(let id):
             let project = try call("ls /\(id)") { try backend.project(id) }
             return project.environments.map {
@@ -265,7 +294,9 @@ public final class SecretsFileSystem: FileSystemOperations {
                 result.append((name, .secret(location, name: name)))
             }
             return result
-        case .secret:
+        case .crypto:
+            return CryptoFile.allCases.map { ($0.rawValue, .cryptoFile($0)) }
+        case .secret, .cryptoFile:
             throw .notDirectory
         }
     }
@@ -273,8 +304,11 @@ public final class SecretsFileSystem: FileSystemOperations {
     func attributes(of node: Node, inode: InodeNumber?) throws(Errno) -> FileAttributes {
         let number = inode ?? Self.unknownInode
         switch node {
-        case .root:
+        case .root, .crypto:
             return directoryAttributes(number)
+        case .cryptoFile:
+            // Size 0: what a read returns differs per open and per user.
+            return fileAttributes(number, size: 0, modified: mountedAt)
         case .project(let id):
             _ = try call("stat /\(id)") { try backend.project(id) }
             return directoryAttributes(number)

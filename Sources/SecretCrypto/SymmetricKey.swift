@@ -32,8 +32,8 @@ public struct SymmetricKey: Sendable, Equatable, CustomStringConvertible, Custom
 
 /// Standard base64 only: Infisical rejects the URL-safe alphabet and unpadded
 /// input, so accepting them here would let a key work locally but not there.
-enum Base64 {
-    static func decode(_ text: String) throws(CryptoError) -> [UInt8] {
+public enum Base64 {
+    public static func decode(_ text: String) throws(CryptoError) -> [UInt8] {
         guard text.utf8.count % 4 == 0, !text.contains("-"), !text.contains("_"),
             let data = Data(base64Encoded: text)
         else { throw .invalidBase64 }
@@ -44,5 +44,5 @@ enum Base64 {
         return bytes
     }
 
-    static func encode(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
+    public static func encode(_ bytes: [UInt8]) -> String { Data(bytes).base64EncodedString() }
 }

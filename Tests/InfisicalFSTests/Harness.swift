@@ -12,11 +12,13 @@ struct Harness {
     let project: Project
     let context = RequestContext(uid: 1000, gid: 1000, pid: 1)
 
-    init(configure: (inout FileSystemOptions) -> Void = { _ in }) {
+    init(
+        configure: (inout FileSystemOptions) -> Void = { _ in }, clock: @escaping @Sendable () -> Date = { Date() }
+    ) {
         project = backend.addProject(slug: "demo")
         var options = FileSystemOptions(uid: 1000, gid: 1000)
         configure(&options)
-        fs = SecretsFileSystem(backend: backend, options: options, logger: .disabled)
+        fs = SecretsFileSystem(backend: backend, options: options, logger: .disabled, clock: clock)
     }
 
     var dev: SecretLocation { SecretLocation(projectID: project.id, environment: "dev", path: .root) }
