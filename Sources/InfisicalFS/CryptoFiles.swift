@@ -16,6 +16,10 @@ struct CryptoOpenFile: Sendable {
         /// A whole request was answered at a write; white space after it
         /// (echo's newline) belongs to it, anything else starts a new request.
         case answered
+        /// The request was refused: later writes are the rest of it (a
+        /// writer retrying a short write) and are refused too, keeping the
+        /// reason, until a read or a flush.
+        case refused
     }
 
     let file: CryptoFile
@@ -123,12 +127,14 @@ extension SecretsFileSystem {
         try refuseIfReadOnly()
         enum Next {
             case done
+            case rejected
             case refuse(CryptoFile, CryptoRefusal)
             case answer(CryptoFile, [UInt8], generation: UInt64)
         }
         let next = try state.withLock { state throws(Errno) -> Next in
             guard var open = state.cryptoFiles[handle.rawValue] else { throw .badFileDescriptor }
             guard open.flags.writes, open.file != .key else { throw .badFileDescriptor }
+            if open.phase == .refused { return .rejected }
             if open.phase == .answered, data.allSatisfy(isJSONWhitespace) { return .done }
             if open.phase != .collecting {
                 open.phase = .collecting
@@ -140,7 +146,8 @@ extension SecretsFileSystem {
             open.generation += 1
             let next: Next
             if open.request.count + data.count > CryptoLimits.maximumRequestBytes {
-                next = .refuse(open.file, CryptoRefusal(reason: "the request is larger than \(CryptoLimits.maximumRequestBytes) bytes"))
+                let limit = CryptoLimits.maximumRequestBytes
+                next = .refuse(open.file, CryptoRefusal(reason: "the request is larger than \(limit) bytes"))
             } else {
                 open.request += data
                 switch open.scanner.feed(data) {
@@ -151,13 +158,15 @@ extension SecretsFileSystem {
             }
             state.cryptoFiles[handle.rawValue] = open
             if case .refuse(_, let refusal) = next {
-                finish(&state, handle, with: .failure(refusal), generation: open.generation, phase: .idle)
+                finish(&state, handle, with: .failure(refusal), generation: open.generation, phase: .refused)
             }
             return next
         }
         switch next {
         case .done:
             return data.count
+        case .rejected:
+            throw .invalidArgument
         case .refuse(let file, let refusal):
             log(file, .failure(refusal))
             throw .invalidArgument
@@ -177,7 +186,13 @@ extension SecretsFileSystem {
     /// when the latest request through this open was refused.
     func flushCrypto(_ handle: FuseHandle) throws(Errno) {
         try endRequest(handle)
-        let refused = state.withLock { $0.cryptoFiles[handle.rawValue]?.refused ?? false }
+        let refused = state.withLock { state in
+            guard var open = state.cryptoFiles[handle.rawValue] else { return false }
+            // A flush ends a refused request: the next write starts a new one.
+            if open.phase == .refused { open.phase = .idle }
+            state.cryptoFiles[handle.rawValue] = open
+            return open.refused
+        }
         if refused { throw .invalidArgument }
     }
 
@@ -222,7 +237,7 @@ extension SecretsFileSystem {
             open.output = refusal.output
             open.refused = true
         }
-        open.phase = open.refused ? .idle : phase
+        open.phase = open.refused ? .refused : phase
         open.readBase = nil
         open.request = []
         open.scanner = JSONObjectScanner()

@@ -360,6 +360,22 @@ struct CryptoTests {
         #expect(file.close() == nil)
     }
 
+    @Test func afterARefusalWritesAreRefusedUntilAReadOrAFlush() throws {
+        let h = Harness()
+        var file = try CryptoHandle(h, "decrypt", .readWrite)
+        #expect(errno { try file.write("[") } == .invalidArgument)
+        // The rest of a refused request (a writer retrying) keeps the first reason.
+        #expect(errno { try file.write(SDKVector.all[0].decryptRequest) } == .invalidArgument)
+        #expect(errno { try file.flush() } == .invalidArgument)
+        try file.write(SDKVector.all[0].decryptRequest)
+        #expect(errno { try file.write("x") } == .invalidArgument)
+        #expect(errno { try file.write(SDKVector.all[0].decryptRequest) } == .invalidArgument)
+        #expect(try file.readAll() == #"{"error": "the request is not a JSON object"}"# + "\n")
+        try file.write(SDKVector.all[0].decryptRequest)
+        #expect(try file.readAll() == "hello, world")
+        #expect(file.close() == nil)
+    }
+
     @Test func aReadEndsAnIncompleteRequest() throws {
         let h = Harness()
         var file = try CryptoHandle(h, "encrypt", .readWrite)
