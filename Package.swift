@@ -33,7 +33,7 @@ let package = Package(
             swiftSettings: strictSettings),
         .target(name: "HTTPClient", dependencies: ["CCurl", "Logging"], swiftSettings: strictSettings),
         .target(
-            name: "InfisicalAPI", dependencies: ["HTTPClient", "SecretsCore", "Logging"],
+            name: "InfisicalAPI", dependencies: ["HTTPClient", "SecretsCore", "SecretCrypto", "Logging"],
             swiftSettings: strictSettings),
         .target(
             name: "InfisicalFS", dependencies: ["FuseKit", "SecretsCore", "SecretCrypto", "Logging"],

@@ -180,7 +180,7 @@ final class TokenManager: Sendable {
     }
 
     private func refresh(_ old: Token?, using client: APIClient) throws(BackendError) -> Token {
-        guard case .universalAuth(let clientID, let clientSecret) = credentials else {
+        guard canLogIn else {
             throw BackendError(.unauthenticated, "the access token was refused and cannot be renewed")
         }
         if let old {
@@ -196,14 +196,11 @@ final class TokenManager: Sendable {
                 logger.notice("token renewal refused (\(error.reason)); logging in again")
             }
         }
-        let login = try client.send(
-            Endpoint(
-                method: "POST", route: "/api/v1/auth/universal-auth/login",
-                path: "/api/v1/auth/universal-auth/login",
-                body: JSONBody(["clientId": clientID, "clientSecret": clientSecret]), authenticated: false),
-            as: LoginResponse.self)
-        logger.info("logged in with universal auth")
-        return Self.token(from: login)
+        // A fresh login: the cloud methods fetch, read or sign their proof again.
+        let login = CloudLogin(transport: client.transport, cloudTimeout: min(client.timeout, 5))
+        let response = try client.send(try login.endpoint(for: credentials), as: LoginResponse.self)
+        logger.info("logged in with \(credentials.methodName)")
+        return Self.token(from: response)
     }
 
     private static func token(from response: LoginResponse) -> Token {

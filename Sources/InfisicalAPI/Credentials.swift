@@ -2,23 +2,49 @@ import Foundation
 public import SecretsCore
 
 /// How the mount proves who it is to Infisical.
-public enum Credentials: Sendable, Equatable {
+public enum Credentials: Sendable, Equatable, CustomStringConvertible {
     /// A token issued elsewhere (`INFISICAL_ACCESS_TOKEN`): used as it is, never renewed.
     case accessToken(String)
     /// A machine identity's universal auth client ID and secret.
     case universalAuth(clientID: String, clientSecret: String)
+    /// AWS IAM: a SigV4-signed STS GetCallerIdentity request.
+    case awsIAM(AWSIAMSettings)
+    /// GCP IAM: a JWT signed by the IAM Credentials API for the service
+    /// account of a key file.
+    case gcpIAM(identityID: String, keyFilePath: String, iamCredentialsURL: String)
+    /// GCP ID token: the GCE metadata server's identity token.
+    case gcpIDToken(identityID: String, metadataHost: String)
+    /// Kubernetes: the service account token file, read at each login.
+    case kubernetes(identityID: String, tokenPath: String)
+    /// Azure: the managed identity token from the instance metadata service.
+    case azure(identityID: String, tokenURL: String)
+
+    public static let defaultKubernetesTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+    public static let defaultGCEMetadataHost = "metadata.google.internal"
+    public static let defaultIAMCredentialsURL = "https://iamcredentials.googleapis.com"
+    public static let defaultAzureTokenURL =
+        "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F"
 
     /// The method's name for log lines; never a secret.
     public var methodName: String {
         switch self {
         case .accessToken: "access token"
         case .universalAuth: "universal auth"
+        case .awsIAM: "AWS IAM"
+        case .gcpIAM: "GCP IAM"
+        case .gcpIDToken: "GCP ID token"
+        case .kubernetes: "Kubernetes"
+        case .azure: "Azure"
         }
     }
 
+    /// The method's name only: interpolating credentials never shows a secret.
+    public var description: String { "Credentials(\(methodName))" }
+
     /// Credentials from the SDKs' variables, looked up in `values` in the
-    /// Rust SDK's order: an access token first, then universal auth. Nil when
-    /// none is set; an error when a method is half configured.
+    /// Rust SDK's order: an access token, universal auth, AWS IAM, GCP IAM
+    /// (a key file), GCP ID token, Kubernetes, Azure. Nil when none is set;
+    /// an error when a method is half configured.
     public static func from(_ values: [String: String]) throws(BackendError) -> Credentials? {
         func value(_ name: String) -> String? {
             guard let value = values[name]?.trimmingCharacters(in: .whitespacesAndNewlines), !value.isEmpty else {
@@ -31,12 +57,95 @@ public enum Credentials: Sendable, Equatable {
         let clientSecret = value("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET")
         switch (clientID, clientSecret) {
         case (let id?, let secret?): return .universalAuth(clientID: id, clientSecret: secret)
-        case (nil, nil): return nil
+        case (nil, nil): break
         case (_?, nil):
             throw BackendError(.unauthenticated, "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET is missing")
         case (nil, _?):
             throw BackendError(.unauthenticated, "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID is missing")
         }
+        if let identityID = value("INFISICAL_AWS_IAM_AUTH_IDENTITY_ID") {
+            let accessKeyID = value("AWS_ACCESS_KEY_ID")
+            let secretAccessKey = value("AWS_SECRET_ACCESS_KEY")
+            if accessKeyID != nil, secretAccessKey == nil {
+                throw BackendError(.unauthenticated, "AWS_ACCESS_KEY_ID is set but AWS_SECRET_ACCESS_KEY is missing")
+            }
+            if accessKeyID == nil, secretAccessKey != nil {
+                throw BackendError(.unauthenticated, "AWS_SECRET_ACCESS_KEY is set but AWS_ACCESS_KEY_ID is missing")
+            }
+            var endpoint = value("AWS_EC2_METADATA_SERVICE_ENDPOINT") ?? AWSIAMSettings.defaultMetadataEndpoint
+            while endpoint.hasSuffix("/") { endpoint.removeLast() }
+            return .awsIAM(
+                AWSIAMSettings(
+                    identityID: identityID, accessKeyID: accessKeyID, secretAccessKey: secretAccessKey,
+                    sessionToken: accessKeyID == nil ? nil : value("AWS_SESSION_TOKEN"),
+                    region: value("AWS_REGION") ?? value("AWS_DEFAULT_REGION"), metadataEndpoint: endpoint))
+        }
+        // The SDK docs name INFISICAL_GCP_IAM_AUTH_IDENTITY_ID, the SDK reads
+        // INFISICAL_GCP_AUTH_IDENTITY_ID: both work with a key file.
+        let gcpIAMIdentity = value("INFISICAL_GCP_IAM_AUTH_IDENTITY_ID")
+        let gcpIdentity = value("INFISICAL_GCP_AUTH_IDENTITY_ID")
+        if let keyFile = value("INFISICAL_GCP_IAM_SERVICE_ACCOUNT_KEY_FILE_PATH") {
+            guard let identityID = gcpIAMIdentity ?? gcpIdentity else {
+                throw BackendError(
+                    .unauthenticated,
+                    "INFISICAL_GCP_IAM_SERVICE_ACCOUNT_KEY_FILE_PATH is set but INFISICAL_GCP_IAM_AUTH_IDENTITY_ID is missing")
+            }
+            var base = value("INFISICALFS_GCP_IAM_CREDENTIALS_URL") ?? defaultIAMCredentialsURL
+            while base.hasSuffix("/") { base.removeLast() }
+            return .gcpIAM(identityID: identityID, keyFilePath: keyFile, iamCredentialsURL: base)
+        }
+        if gcpIAMIdentity != nil {
+            throw BackendError(
+                .unauthenticated,
+                "INFISICAL_GCP_IAM_AUTH_IDENTITY_ID is set but INFISICAL_GCP_IAM_SERVICE_ACCOUNT_KEY_FILE_PATH is missing")
+        }
+        if let identityID = gcpIdentity {
+            return .gcpIDToken(
+                identityID: identityID, metadataHost: value("GCE_METADATA_HOST") ?? defaultGCEMetadataHost)
+        }
+        if let identityID = value("INFISICAL_KUBERNETES_IDENTITY_ID") {
+            let path =
+                value("INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH")
+                ?? value("INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH_ENV_NAME") ?? defaultKubernetesTokenPath
+            return .kubernetes(identityID: identityID, tokenPath: path)
+        }
+        if let identityID = value("INFISICAL_AZURE_AUTH_IDENTITY_ID") {
+            return .azure(identityID: identityID, tokenURL: value("INFISICALFS_AZURE_IMDS_URL") ?? defaultAzureTokenURL)
+        }
+        return nil
+    }
+}
+
+/// AWS IAM settings: the identity, static keys when the environment has
+/// them (else the instance's role through IMDSv2, at each login), the region
+/// (else the instance identity document's).
+public struct AWSIAMSettings: Sendable, Equatable, CustomStringConvertible {
+    public static let defaultMetadataEndpoint = "http://169.254.169.254"
+
+    public var identityID: String
+    public var accessKeyID: String?
+    public var secretAccessKey: String?
+    public var sessionToken: String?
+    public var region: String?
+    /// IMDS base URL, no trailing `/` (`AWS_EC2_METADATA_SERVICE_ENDPOINT`).
+    public var metadataEndpoint: String
+
+    /// Redacted: the keys never reach a log line through interpolation.
+    public var description: String {
+        "AWSIAMSettings(identity \(identityID), \(accessKeyID == nil ? "instance role" : "static keys"), "
+            + "region \(region ?? "from the instance"))"
+    }
+
+    public init(
+        identityID: String, accessKeyID: String? = nil, secretAccessKey: String? = nil, sessionToken: String? = nil,
+        region: String? = nil, metadataEndpoint: String = AWSIAMSettings.defaultMetadataEndpoint
+    ) {
+        self.identityID = identityID
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+        self.region = region
+        self.metadataEndpoint = metadataEndpoint
     }
 }
 

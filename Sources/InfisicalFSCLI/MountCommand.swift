@@ -107,7 +107,9 @@ struct MountCommand {
                 throw BackendError(
                     .unauthenticated,
                     "no credentials: set INFISICAL_UNIVERSAL_AUTH_CLIENT_ID and INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET, "
-                        + "or INFISICAL_ACCESS_TOKEN")
+                        + "INFISICAL_ACCESS_TOKEN, INFISICAL_AWS_IAM_AUTH_IDENTITY_ID, INFISICAL_GCP_AUTH_IDENTITY_ID "
+                        + "(with INFISICAL_GCP_IAM_SERVICE_ACCOUNT_KEY_FILE_PATH for GCP IAM), "
+                        + "INFISICAL_KUBERNETES_IDENTITY_ID or INFISICAL_AZURE_AUTH_IDENTITY_ID")
             }
             credentials = found
         } catch {

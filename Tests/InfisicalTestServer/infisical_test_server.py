@@ -2,7 +2,7 @@
 """A loopback stand-in for the Infisical HTTP API, for infisicalfs's tests.
 
 Behaves like the real API for the calls infisicalfs makes: universal-auth
-login, token renew/revoke, projects, `/api/v3/secrets/raw`, and folders
+login, the cloud logins (AWS IAM, GCP, Azure, Kubernetes), token renew/revoke, projects, `/api/v3/secrets/raw`, and folders
 (`/api/v2/folders`, deprecated `/api/v1/folders`). Facts come from
 `shared/reference/infisical-api.md`; comments cite its sections as "§n". The
 server is itself held to the official Python SDKs by test_sdk_conformance.py.
@@ -24,13 +24,16 @@ import copy
 import hashlib
 import hmac
 import json
+import os
 import re
 import secrets as pysecrets
 import signal
 import socket
 import ssl
 import string
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -221,6 +224,7 @@ class State:
     def __init__(self):
         self.lock = threading.RLock()
         self.signing_key = pysecrets.token_bytes(32)
+        self.temp_files = []      # public keys seeded for GCP auth; removed at exit
         self.reset()
 
     def reset(self):
@@ -235,6 +239,7 @@ class State:
         self.faults = []
         self.request_counts = {}
         self.request_log = []     # last 500 API requests: method, route, query, body keys (no values)
+        self.aws_keys = {}        # AWS access key id -> {secretAccessKey, sessionToken, account, arn, userId}
 
     # -- identities and tokens (§3) ----------------------------------------
 
@@ -523,6 +528,269 @@ def route_universal_auth_login(state, req):
         raise ApiError(401, "Invalid credentials", "UnauthorizedError")
     record = state._new_token_record(identity, identity["accessTokenTTL"], identity["accessTokenMaxTTL"])
     return 200, login_response(identity, state.issue_token(record), record)
+
+
+# ---------------------------------------------------------------------------
+# Cloud logins (§3.3-§3.7). Each identity gets a method through a /__test__
+# control; what a real server asks of AWS, Google, Azure or the cluster is
+# answered from what the test seeded, never by calling out.
+# ---------------------------------------------------------------------------
+
+STS_BODY = {"Action": "GetCallerIdentity", "Version": "2011-06-15"}
+AWS_AUTHORIZATION = re.compile(r"^AWS4-HMAC-SHA256 Credential=([^/\s]+)/(\d{8})/([^/\s]+)/([^/\s]+)/aws4_request,\s*"
+                               r"SignedHeaders=([a-z0-9;-]+),\s*Signature=([0-9a-f]{64})$")
+AWS_REGION = re.compile(r"^[a-z0-9-]{1,20}$")
+
+
+def identity_with_method(state, req, method_key, label):
+    issues = Issues()
+    identity_id = field(req.body, "identityId", issues, required=True)
+    issues.raise_if_any()
+    identity = state.identities.get(identity_id)
+    if identity is None or method_key not in identity:
+        raise ApiError(404, f"{label} auth method not found for identity, did you configure {label} auth?")
+    return identity
+
+
+def cloud_login_success(state, identity):
+    record = state._new_token_record(identity, identity["accessTokenTTL"], identity["accessTokenMaxTTL"])
+    return 200, login_response(identity, state.issue_token(record), record)
+
+
+def decode_b64_field(req, name):
+    issues = Issues()
+    value = field(req.body, name, issues, required=True)
+    issues.raise_if_any()
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise bad_request(f"{name} is not base64")
+
+
+def aws_uri_encode(text):
+    safe = string.ascii_letters + string.digits + "-._~"
+    return "".join(c if c in safe else "".join(f"%{b:02X}" for b in c.encode()) for c in text)
+
+
+def sigv4_signature(secret_key, day, region, service, string_to_sign):
+    key = ("AWS4" + secret_key).encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
+
+
+def sts_get_caller_identity(state, method, url_host, headers, body):
+    """What STS does with the replayed request: checks the SigV4 signature with the secret key the
+    test seeded for the access key, the date, the session token; answers the caller's identity."""
+    def sts_error(code, message):
+        return ApiError(401, f"AWS STS rejected the request: {code}: {message}", "UnauthorizedError")
+
+    match = AWS_AUTHORIZATION.match(headers.get("authorization", ""))
+    if match is None:
+        raise sts_error("IncompleteSignature", "Authorization header is not a SigV4 signature")
+    access_key, day, region, service, signed, signature = match.groups()
+    key = state.aws_keys.get(access_key)
+    if key is None:
+        raise sts_error("InvalidClientTokenId", "The security token included in the request is invalid.")
+    if service != "sts":
+        raise sts_error("SignatureDoesNotMatch", "Credential should be scoped to correct service: 'sts'.")
+    amz_date = headers.get("x-amz-date", "")
+    try:
+        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        raise sts_error("IncompleteSignature", "X-Amz-Date is missing or malformed")
+    if amz_date[:8] != day:
+        raise sts_error("SignatureDoesNotMatch", "Credential date does not match X-Amz-Date")
+    if abs(time.time() - signed_at) > 15 * 60:
+        raise sts_error("SignatureDoesNotMatch", "Signature expired")
+    names = signed.split(";")
+    if names != sorted(names) or "host" not in names or "x-amz-date" not in names:
+        raise sts_error("SignatureDoesNotMatch", "SignedHeaders must be sorted and include host and x-amz-date")
+    if headers.get("host", url_host) != url_host:
+        raise sts_error("SignatureDoesNotMatch", "Host does not match the endpoint")
+    canonical_headers = ""
+    for name in names:
+        if name == "host":
+            value = url_host
+        elif name in headers:
+            value = headers[name]
+        else:
+            # Signed but not sent (the Rust SDK's x-amz-security-token): the replay cannot match.
+            raise sts_error("SignatureDoesNotMatch", f"signed header {name} was not sent")
+        canonical_headers += f"{name}:{' '.join(str(value).split())}\n"
+    canonical_request = "\n".join([method.upper(), "/", "", canonical_headers, signed,
+                                   hashlib.sha256(body).hexdigest()])
+    string_to_sign = "\n".join(["AWS4-HMAC-SHA256", amz_date, f"{day}/{region}/{service}/aws4_request",
+                                hashlib.sha256(canonical_request.encode()).hexdigest()])
+    expected = sigv4_signature(key["secretAccessKey"], day, region, service, string_to_sign)
+    if not hmac.compare_digest(expected, signature):
+        raise sts_error("SignatureDoesNotMatch", "The request signature we calculated does not match the "
+                                                 "signature you provided.")
+    if key.get("sessionToken"):
+        if not hmac.compare_digest(headers.get("x-amz-security-token", ""), key["sessionToken"]):
+            raise sts_error("InvalidClientTokenId", "The security token included in the request is invalid.")
+    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    if form != STS_BODY:
+        raise sts_error("InvalidAction", "Could not find operation GetCallerIdentity")
+    return key
+
+
+def route_aws_auth_login(state, req):
+    """§3.3: decode the signed STS request, take the region from the Credential scope, "replay" it
+    to STS (emulated: sts_get_caller_identity), check the caller's account and ARN."""
+    identity = identity_with_method(state, req, "awsAuth", "AWS")
+    issues = Issues()
+    method = field(req.body, "iamHttpRequestMethod", issues, default="POST")
+    issues.raise_if_any()
+    body = decode_b64_field(req, "iamRequestBody")
+    try:
+        headers = json.loads(decode_b64_field(req, "iamRequestHeaders"))
+        if not isinstance(headers, dict):
+            raise ValueError
+    except ValueError:
+        raise bad_request("iamRequestHeaders is not a JSON object")
+    headers = {str(k).lower(): str(v) for k, v in headers.items()}
+    match = AWS_AUTHORIZATION.match(headers.get("authorization", ""))
+    region = match.group(3) if match else "us-east-1"
+    if not AWS_REGION.match(region):
+        raise bad_request("Invalid AWS region")
+    caller = sts_get_caller_identity(state, method, f"sts.{region}.amazonaws.com", headers, body)
+    config = identity["awsAuth"]
+    accounts = config.get("allowedAccountIds") or []
+    if accounts and caller["account"] not in accounts:
+        raise ApiError(403, "Access denied: AWS account ID not allowed.", "ForbiddenError")
+    principals = config.get("allowedPrincipalArns") or []
+    if principals and not any(re.fullmatch(re.escape(p).replace(r"\*", ".*"), caller["arn"]) for p in principals):
+        raise ApiError(403, "Access denied: AWS principal ARN not allowed.", "ForbiddenError")
+    return cloud_login_success(state, identity)
+
+
+def jwt_parts(token):
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ApiError(401, "jwt malformed", "UnauthorizedError")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        signature = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+    except ValueError:
+        raise ApiError(401, "jwt malformed", "UnauthorizedError")
+    if not isinstance(header, dict) or not isinstance(payload, dict):
+        raise ApiError(401, "jwt malformed", "UnauthorizedError")
+    return header, payload, (parts[0] + "." + parts[1]).encode(), signature
+
+
+def rs256_verify(public_key_path, data, signature):
+    """RSASSA-PKCS1-v1_5 SHA-256 with the `openssl` command (the standard library has no RSA)."""
+    with tempfile.NamedTemporaryFile() as handle:
+        handle.write(signature)
+        handle.flush()
+        result = subprocess.run(["openssl", "dgst", "-sha256", "-verify", public_key_path, "-signature",
+                                 handle.name], input=data, capture_output=True, timeout=10)
+    return result.returncode == 0
+
+
+def route_gcp_auth_login(state, req):
+    """§3.4/§3.5: verify the RS256 signature against the seeded public key (Google's certificates in
+    production), expiry, audience = identity ID; gce tokens need Google's issuer and an email."""
+    identity = identity_with_method(state, req, "gcpAuth", "GCP")
+    issues = Issues()
+    token = field(req.body, "jwt", issues, required=True)
+    issues.raise_if_any()
+    config = identity["gcpAuth"]
+    header, payload, signed, signature = jwt_parts(token)
+    if header.get("alg") != "RS256" or not rs256_verify(config["publicKeyPath"], signed, signature):
+        raise ApiError(401, "invalid signature", "UnauthorizedError")
+    exp = payload.get("exp")
+    if not isinstance(exp, (int, float)) or time.time() >= exp:
+        raise ApiError(401, "jwt expired", "UnauthorizedError")
+    if payload.get("aud") != identity["identityId"]:
+        label = "GCP IAM" if config["type"] == "iam" else "GCP GCE"
+        raise ApiError(401, f"Invalid audience in {label} Token", "UnauthorizedError")
+    if config["type"] == "gce":
+        if payload.get("iss") not in ("https://accounts.google.com", "accounts.google.com"):
+            raise ApiError(401, "Invalid issuer in GCP GCE Token", "UnauthorizedError")
+        email = payload.get("email")
+    else:
+        email = payload.get("sub")
+    if not email:
+        raise ApiError(401, "GCP token has no service account email", "UnauthorizedError")
+    allowed = config.get("allowedServiceAccounts") or []
+    if allowed and email not in allowed:
+        raise ApiError(403, "Access denied: GCP service account not allowed.", "ForbiddenError")
+    return cloud_login_success(state, identity)
+
+
+def route_azure_auth_login(state, req):
+    """§3.6: the real server checks the token against Azure's JWKS; here, against what the fake
+    IMDS issued (seeded)."""
+    identity = identity_with_method(state, req, "azureAuth", "Azure")
+    issues = Issues()
+    token = field(req.body, "jwt", issues, required=True)
+    issues.raise_if_any()
+    if not hmac.compare_digest(token.encode(), identity["azureAuth"]["token"].encode()):
+        raise ApiError(401, "invalid signature", "UnauthorizedError")
+    return cloud_login_success(state, identity)
+
+
+def route_kubernetes_auth_login(state, req):
+    """§3.7: the server trims jwt; TokenReview is emulated by comparing with the seeded token."""
+    identity = identity_with_method(state, req, "kubernetesAuth", "Kubernetes")
+    issues = Issues()
+    token = field(req.body, "jwt", issues, required=True)
+    issues.raise_if_any()
+    if not hmac.compare_digest(token.encode(), identity["kubernetesAuth"]["token"].strip().encode()):
+        raise ApiError(401, "Access denied: Kubernetes token review failed: token is not authenticated",
+                       "UnauthorizedError")
+    return cloud_login_success(state, identity)
+
+
+def control_identity(state, body):
+    identity = state.identities.get(body.get("identityId") or "")
+    if identity is None:
+        raise not_found("identity not found")
+    return identity
+
+
+def control_aws_auth(state, req):
+    body = req.body
+    identity = control_identity(state, body)
+    identity["awsAuth"] = {"allowedAccountIds": body.get("allowedAccountIds") or [],
+                           "allowedPrincipalArns": body.get("allowedPrincipalArns") or []}
+    if body.get("accessKeyId"):
+        account = body.get("account", "123456789012")
+        state.aws_keys[body["accessKeyId"]] = {
+            "secretAccessKey": body["secretAccessKey"], "sessionToken": body.get("sessionToken"),
+            "account": account, "arn": body.get("arn", f"arn:aws:iam::{account}:user/test"),
+            "userId": body.get("userId", "AIDATESTUSER")}
+    return 200, {"ok": True}
+
+
+def control_gcp_auth(state, req):
+    body = req.body
+    identity = control_identity(state, body)
+    kind = body.get("type", "iam")
+    if kind not in ("iam", "gce"):
+        raise bad_request("type must be iam or gce")
+    handle = tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False)
+    with handle:
+        handle.write(body["publicKeyPem"])
+    state.temp_files.append(handle.name)
+    identity["gcpAuth"] = {"type": kind, "publicKeyPath": handle.name,
+                           "allowedServiceAccounts": body.get("allowedServiceAccounts") or []}
+    return 200, {"ok": True}
+
+
+def control_azure_auth(state, req):
+    identity = control_identity(state, req.body)
+    identity["azureAuth"] = {"token": req.body["token"]}
+    return 200, {"ok": True}
+
+
+def control_kubernetes_auth(state, req):
+    identity = control_identity(state, req.body)
+    identity["kubernetesAuth"] = {"token": req.body["token"]}
+    return 200, {"ok": True}
 
 
 def token_record_from_body(state, req):
@@ -1211,6 +1479,10 @@ def control_state(state, req):
 
 API_ROUTES = [
     ("POST", "/api/v1/auth/universal-auth/login", route_universal_auth_login),
+    ("POST", "/api/v1/auth/aws-auth/login", route_aws_auth_login),
+    ("POST", "/api/v1/auth/gcp-auth/login", route_gcp_auth_login),
+    ("POST", "/api/v1/auth/azure-auth/login", route_azure_auth_login),
+    ("POST", "/api/v1/auth/kubernetes-auth/login", route_kubernetes_auth_login),
     ("POST", "/api/v1/auth/token/renew", route_token_renew),
     ("POST", "/api/v1/auth/token/revoke", route_token_revoke),
     ("GET", "/api/v1/projects", route_list_projects),
@@ -1237,6 +1509,10 @@ API_ROUTES = [
 CONTROL_ROUTES = [
     ("POST", "/__test__/reset", control_reset),
     ("POST", "/__test__/identities", control_add_identity),
+    ("POST", "/__test__/aws-auth", control_aws_auth),
+    ("POST", "/__test__/gcp-auth", control_gcp_auth),
+    ("POST", "/__test__/azure-auth", control_azure_auth),
+    ("POST", "/__test__/kubernetes-auth", control_kubernetes_auth),
     ("POST", "/__test__/projects", control_add_project),
     ("POST", "/__test__/secrets", control_add_secret),
     ("POST", "/__test__/imports", control_add_import),
@@ -1544,6 +1820,11 @@ def main(argv=None):
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
+        for path in state.temp_files:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
     return 0
 
 
