@@ -55,7 +55,7 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], swiftSettings: strictSettings),
         .testTarget(
-            name: "InfisicalAPITests", dependencies: ["InfisicalAPI", "HTTPClient", "SecretsCore", "Logging"],
+            name: "InfisicalAPITests", dependencies: ["InfisicalAPI", "HTTPClient", "SecretsCore", "SecretCrypto", "Logging"],
             swiftSettings: strictSettings),
         .testTarget(name: "CLITests", dependencies: ["InfisicalFSCLI"], swiftSettings: strictSettings),
         .testTarget(name: "MountTests", dependencies: [], swiftSettings: strictSettings),

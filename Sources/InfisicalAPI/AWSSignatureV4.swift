@@ -1,14 +1,16 @@
+import SecretCrypto
+
 /// AWS Signature Version 4 (HMAC-SHA256) of one HTTP request, as AWS's
 /// "Signature Version 4 signing process" describes it. The caller passes the
 /// exact headers it will send: every one of them is signed, so a header is
 /// signed if and only if it is sent (an `x-amz-security-token` included).
-public struct AWSSignatureV4: Sendable {
-    public var accessKeyID: String
-    public var secretAccessKey: String
-    public var region: String
-    public var service: String
+struct AWSSignatureV4: Sendable {
+    var accessKeyID: String
+    var secretAccessKey: String
+    var region: String
+    var service: String
 
-    public init(accessKeyID: String, secretAccessKey: String, region: String, service: String) {
+    init(accessKeyID: String, secretAccessKey: String, region: String, service: String) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.region = region
@@ -16,18 +18,18 @@ public struct AWSSignatureV4: Sendable {
     }
 
     /// The pieces of a signature; `authorization` is the header's value.
-    public struct Signature: Sendable {
-        public let canonicalRequest: String
-        public let stringToSign: String
-        public let signedHeaders: String
-        public let signature: String
-        public let authorization: String
+    struct Signature: Sendable {
+        let canonicalRequest: String
+        let stringToSign: String
+        let signedHeaders: String
+        let signature: String
+        let authorization: String
     }
 
     /// Signs a request. `amzDate` is `YYYYMMDD'T'HHMMSS'Z'` and must also be
     /// among `headers` as `x-amz-date`; `path` is already URI-encoded;
     /// `query` pairs are unencoded.
-    public func sign(
+    func sign(
         method: String, path: String, query: [(String, String)] = [], headers: [(String, String)],
         body: [UInt8], amzDate: String
     ) -> Signature {
