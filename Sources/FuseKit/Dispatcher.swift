@@ -36,6 +36,7 @@ final class Dispatcher: Sendable {
         case entry(Entry)
         case attributes(FileAttributes, Double)
         case open(OpenReply)
+        case openDirectory(UInt64, DirectoryListing)
         case created(Entry, OpenReply)
         case data([UInt8])
         case written(Int)
@@ -66,6 +67,12 @@ final class Dispatcher: Sendable {
             fuse_reply_attr(request, &status, timeout)
         case .open(let open):
             var info = fileInfo(open)
+            fuse_reply_open(request, &info)
+        case .openDirectory(let handle, let listing):
+            var info = fuse_file_info()
+            info.fh = handle
+            info.cache_readdir = listing.cacheable ? 1 : 0
+            info.keep_cache = listing.keepCache ? 1 : 0
             fuse_reply_open(request, &info)
         case .created(let entry, let open):
             var parameters = entryParameters(entry)
@@ -130,6 +137,7 @@ final class Dispatcher: Sendable {
         info.fh = open.handle.rawValue
         info.direct_io = open.directIO ? 1 : 0
         info.keep_cache = open.keepCache ? 1 : 0
+        info.noflush = open.noFlush ? 1 : 0
         return info
     }
 

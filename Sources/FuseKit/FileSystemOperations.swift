@@ -4,7 +4,8 @@
 /// threads at once and must not hold a lock across slow work.
 ///
 /// Directory listings are snapshots: `openDirectory` returns all entries
-/// once and FuseKit pages them out to `readdir`.
+/// once and FuseKit pages them out to `readdir` (or the kernel serves them
+/// from its own cache when the listing says so).
 public protocol FileSystemOperations: AnyObject, Sendable {
     func lookup(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) -> Entry
     /// The kernel dropped `lookups` references to `inode`.
@@ -37,6 +38,6 @@ public protocol FileSystemOperations: AnyObject, Sendable {
     /// The last descriptor of the open file is gone; no reply error reaches anyone.
     func release(_ inode: InodeNumber, handle: FuseHandle)
 
-    func openDirectory(_ inode: InodeNumber, context: RequestContext) throws(Errno) -> [DirectoryEntry]
+    func openDirectory(_ inode: InodeNumber, context: RequestContext) throws(Errno) -> DirectoryListing
     func statistics() -> FileSystemStatistics
 }

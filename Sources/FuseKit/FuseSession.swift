@@ -18,8 +18,9 @@ public struct MountConfiguration: Sendable {
     public var allowOther = false
     /// Mount read-only: the kernel refuses every change with EROFS.
     public var readOnly = false
-    /// Most requests served at once.
-    public var maximumThreads = 16
+    /// Most requests served at once: each blocks a libfuse worker thread
+    /// while it waits for the backend, so slow backends need many.
+    public var maximumThreads = 64
     /// Extra `-o` options for the kernel, as `name` or `name=value`.
     public var extraOptions: [String] = []
 

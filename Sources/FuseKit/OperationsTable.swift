@@ -14,6 +14,10 @@ extension Dispatcher {
             if conn.pointee.capable & UInt32(FUSE_CAP_ATOMIC_O_TRUNC) != 0 {
                 conn.pointee.want |= UInt32(FUSE_CAP_ATOMIC_O_TRUNC)
             }
+            // The file system says at each open whether cached pages are still
+            // right (keep_cache); automatic invalidation would add a GETATTR
+            // round trip to every open.
+            conn.pointee.want &= ~UInt32(FUSE_CAP_AUTO_INVAL_DATA)
         }
 
         ops.lookup = { request, parent, name in
@@ -157,9 +161,9 @@ extension Dispatcher {
         ops.opendir = { request, inode, info in
             respond(request) { () throws(Errno) -> Reply in
                 let dispatcher = from(request)
-                let entries = try dispatcher.operations.openDirectory(
+                let listing = try dispatcher.operations.openDirectory(
                     InodeNumber(rawValue: inode), context: context(request))
-                return .open(OpenReply(handle: FuseHandle(rawValue: dispatcher.storeDirectory(entries))))
+                return .openDirectory(dispatcher.storeDirectory(listing.entries), listing)
             }
         }
 

@@ -126,11 +126,14 @@ public struct OpenReply: Sendable, Equatable {
     public var directIO: Bool
     /// Keep cached pages from an earlier open.
     public var keepCache: Bool
+    /// No FLUSH on close: for opens that can have nothing to commit.
+    public var noFlush: Bool
 
-    public init(handle: FuseHandle, directIO: Bool = false, keepCache: Bool = false) {
+    public init(handle: FuseHandle, directIO: Bool = false, keepCache: Bool = false, noFlush: Bool = false) {
         self.handle = handle
         self.directIO = directIO
         self.keepCache = keepCache
+        self.noFlush = noFlush
     }
 }
 
@@ -174,6 +177,21 @@ public struct DirectoryEntry: Sendable, Equatable {
         self.name = name
         self.inode = inode
         self.type = type
+    }
+}
+
+/// A directory's entries for one `opendir`, and whether the kernel may keep them.
+public struct DirectoryListing: Sendable {
+    public var entries: [DirectoryEntry]
+    /// The kernel may cache these entries and answer later listings itself.
+    public var cacheable: Bool
+    /// The entries the kernel cached from an earlier open are still right.
+    public var keepCache: Bool
+
+    public init(entries: [DirectoryEntry], cacheable: Bool = false, keepCache: Bool = false) {
+        self.entries = entries
+        self.cacheable = cacheable
+        self.keepCache = keepCache
     }
 }
 

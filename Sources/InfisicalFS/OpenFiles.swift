@@ -36,18 +36,29 @@ extension SecretsFileSystem {
         logger.debug("open \(node.logPath) \(flags.accessMode)\(flags.truncate ? " truncate" : "")\(flags.append ? " append" : "")")
         if flags.writes { try refuseIfReadOnly() }
         let content: [UInt8]
+        var version: String?
         if flags.writes && flags.truncate {
             content = []
         } else if let pending = pendingContent(of: inode) {
             content = pending
         } else {
             // A snapshot: every read of this open sees one version of the value.
-            content = Array(try fetch(name, in: location).value.utf8)
+            let secret = try fetch(name, in: location)
+            content = Array(secret.value.utf8)
+            version = "\(secret.version) \(secret.updatedAt.timeIntervalSince1970) \(content.count)"
         }
         var file = OpenFile(inode: inode, flags: flags, content: content, dirty: flags.truncate, isNew: false)
         file.restoresLineBreak =
             flags.append && !options.keepNewline && !content.isEmpty && content.last != UInt8(ascii: "\n")
-        return OpenReply(handle: register(file))
+        // Pages the kernel cached from an earlier open are kept while the
+        // value is the version they were read from; a write open forgets it.
+        let keepCache = state.withLock { state -> Bool in
+            let unchanged = version != nil && state.pageVersions[inode.rawValue] == version
+            state.pageVersions[inode.rawValue] = flags.writes ? nil : version
+            return unchanged
+        }
+        // A read-only open has nothing to commit: no FLUSH round trip at close.
+        return OpenReply(handle: register(file), keepCache: keepCache, noFlush: !flags.writes)
     }
 
     public func create(parent: InodeNumber, name: String, flags: OpenFlags, context: RequestContext) throws(Errno)
@@ -127,6 +138,8 @@ extension SecretsFileSystem {
             file.written = true
             return .success(data.count)
         }
+        // The kernel's pages of this file now hold bytes that are not stored.
+        state.withLock { $0.pageVersions[inode.rawValue] = nil }
         return try outcome.get()
     }
 
@@ -200,6 +213,8 @@ extension SecretsFileSystem {
 
     private func markCommitted(_ handle: FuseHandle, content: [UInt8]) {
         state.withLock { state in
+            // What is stored may differ from what the kernel cached (trimming).
+            if let inode = state.openFiles[handle.rawValue]?.inode { state.pageVersions[inode.rawValue] = nil }
             guard var file = state.openFiles[handle.rawValue] else { return }
             // Writes that raced the commit keep the file dirty.
             if file.content == content {

@@ -17,6 +17,12 @@ public final class SecretsFileSystem: FileSystemOperations {
 
     struct State: Sendable {
         var inodes = InodeTable()
+        /// Per directory inode: the names the kernel was last given, hashed,
+        /// to tell it at the next opendir whether its cached listing is right.
+        var listingSignatures: [UInt64: Int] = [:]
+        /// Per file inode: the version of the value the kernel may hold in
+        /// its page cache; nil after a write through this mount.
+        var pageVersions: [UInt64: String] = [:]
         var openFiles: [UInt64: OpenFile] = [:]
         /// Open files of `/.crypto`; handles share one numbering with `openFiles`.
         var cryptoFiles: [UInt64: CryptoOpenFile] = [:]
@@ -49,7 +55,8 @@ public final class SecretsFileSystem: FileSystemOperations {
     public func attributes(of inode: InodeNumber, handle: FuseHandle?, context: RequestContext) throws(Errno)
         -> (FileAttributes, timeout: Double)
     {
-        (try attributes(of: try node(inode), inode: inode), options.kernelCacheTimeout)
+        let node = try node(inode)
+        return (try attributes(of: node, inode: inode), kernelTimeout(for: node))
     }
 
     public func setAttributes(
@@ -64,6 +71,8 @@ public final class SecretsFileSystem: FileSystemOperations {
             guard case .secret(let location, let name) = node else { throw .isDirectory }
             try refuseIfReadOnly()
             guard size <= UInt64(SecretValue.maximumBytes) else { throw .fileTooLarge }
+            // The kernel's cached pages no longer match what is (or will be) stored.
+            state.withLock { $0.pageVersions[inode.rawValue] = nil }
             if let handle, try resize(handle, to: Int(size)) {
                 // Truncating an open file: committed with its content on close.
             } else {
@@ -72,7 +81,7 @@ public final class SecretsFileSystem: FileSystemOperations {
                 try commit(content, as: name, in: location, isNew: false)
             }
         }
-        return (try attributes(of: node, inode: inode), options.kernelCacheTimeout)
+        return (try attributes(of: node, inode: inode), kernelTimeout(for: node))
     }
 
     public func statistics() -> FileSystemStatistics {
@@ -83,18 +92,28 @@ public final class SecretsFileSystem: FileSystemOperations {
 
     // MARK: Directories
 
-    public func openDirectory(_ inode: InodeNumber, context: RequestContext) throws(Errno) -> [DirectoryEntry] {
+    public func openDirectory(_ inode: InodeNumber, context: RequestContext) throws(Errno) -> DirectoryListing {
         let node = try node(inode)
+        let children = try children(of: node)
         // The kernel resolves ".." itself; its number here is only informative.
         var entries = [
             DirectoryEntry(name: ".", inode: inode, type: .directory),
             DirectoryEntry(name: "..", inode: Self.unknownInode, type: .directory),
         ]
-        for (name, child) in try children(of: node) {
-            let number = state.withLock { $0.inodes.inode(of: child) } ?? Self.unknownInode
-            entries.append(DirectoryEntry(name: name, inode: number, type: child.isDirectory ? .directory : .regular))
+        var signature = Hasher()
+        let keepCache = state.withLock { state -> Bool in
+            for (name, child) in children {
+                let number = state.inodes.inode(of: child) ?? Self.unknownInode
+                entries.append(DirectoryEntry(name: name, inode: number, type: child.isDirectory ? .directory : .regular))
+                signature.combine(name)
+                signature.combine(child.isDirectory)
+            }
+            // The kernel may keep the listing it cached while the names are the same.
+            let current = signature.finalize()
+            defer { state.listingSignatures[inode.rawValue] = current }
+            return state.listingSignatures[inode.rawValue] == current
         }
-        return entries
+        return DirectoryListing(entries: entries, cacheable: true, keepCache: keepCache)
     }
 
     public func makeDirectory(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) -> Entry {
@@ -229,6 +248,22 @@ public final class SecretsFileSystem: FileSystemOperations {
 
     static let unknownInode = InodeNumber(rawValue: 0xffff_ffff)
 
+    /// How long the kernel may keep a name and its attributes: as long as
+    /// the cached listing they came from stays fresh, so the kernel never
+    /// outlives the cache (0 with `cache_ttl` 0: every stat asks). Names
+    /// above the folders (projects, environments, /.crypto) keep the
+    /// mount's short default.
+    func kernelTimeout(for node: Node) -> Double {
+        let location: SecretLocation
+        switch node {
+        case .secret(let parent, _): location = parent
+        case .folder(let folder) where !folder.path.isRoot: location = folder.parent!
+        default: return options.kernelCacheTimeout
+        }
+        guard let cache = backend as? CachingBackend else { return options.kernelCacheTimeout }
+        return cache.freshness(of: location)
+    }
+
     func node(_ inode: InodeNumber) throws(Errno) -> Node {
         guard let node = state.withLock({ $0.inodes.node(inode) }) else { throw .noSuchFileOrDirectory }
         return node
@@ -237,9 +272,8 @@ public final class SecretsFileSystem: FileSystemOperations {
     func entry(for node: Node, attributes: FileAttributes) -> Entry {
         var attributes = attributes
         attributes.inode = state.withLock { $0.inodes.reference(node) }
-        return Entry(
-            attributes: attributes, entryTimeout: options.kernelCacheTimeout,
-            attributeTimeout: options.kernelCacheTimeout)
+        let timeout = kernelTimeout(for: node)
+        return Entry(attributes: attributes, entryTimeout: timeout, attributeTimeout: timeout)
     }
 
     /// Resolves one name in a directory.

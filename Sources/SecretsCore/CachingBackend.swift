@@ -33,6 +33,8 @@ public final class CachingBackend: SecretBackend {
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let state = Mutex(State())
+    /// Fetches under way, by what they fetch: concurrent misses of one entry make one request.
+    private let flights = Mutex<[String: Flight]>([:])
 
     /// Seconds during which, after the backend could not be reached, reads
     /// with a cached entry serve it without asking again: one slow failure,
@@ -90,7 +92,7 @@ public final class CachingBackend: SecretBackend {
             }
             return secret
         }
-        return try cached(\.secrets[key], fetch: { try backend.getSecret(name, in: location) }, what: "secret \(name)")
+        return try cached(\.secrets[key], fetch: { try backend.getSecret(name, in: location) }, what: "secret \(location)/\(name)")
     }
 
     // MARK: Writes
@@ -162,6 +164,13 @@ public final class CachingBackend: SecretBackend {
         try backend.deleteEnvironment(slug: slug, in: projectID)
     }
 
+    /// Seconds the cached listing of `location` stays fresh (0 when there is
+    /// none, or caching is off): how long the kernel may keep what it shows.
+    public func freshness(of location: SecretLocation) -> TimeInterval {
+        guard ttl > 0, let entry = state.withLock({ $0.listings[location] }) else { return 0 }
+        return max(0, ttl - now().timeIntervalSince(entry.fetchedAt))
+    }
+
     /// Drops every entry, so the next read asks the backend.
     public func invalidateAll() {
         state.withLock { $0 = State() }
@@ -174,14 +183,32 @@ public final class CachingBackend: SecretBackend {
         return entry.value
     }
 
-    /// Serves a fresh entry, else fetches and stores; when the fetch fails
-    /// because the backend is unreachable, serves the expired entry instead.
+    /// Serves a fresh entry, else fetches and stores (one fetch for all
+    /// concurrent callers; `what` names the entry, uniquely); when the fetch fails because the backend is
+    /// unreachable, serves the expired entry instead.
     private func cached<Value: Sendable>(
         _ slot: WritableKeyPath<State, Entry<Value>?>, fetch: () throws -> Value, what: String
     ) throws -> Value {
         let (entry, unreachableUntil) = state.withLock { ($0[keyPath: slot], $0.unreachableUntil) }
         if let value = fresh(entry) { return value }
         if let entry, let unreachableUntil, now() < unreachableUntil { return entry.value }
+        let (flight, leads) = flights.withLock { flights -> (Flight, Bool) in
+            if let flight = flights[what] { return (flight, false) }
+            let flight = Flight()
+            flights[what] = flight
+            return (flight, true)
+        }
+        guard leads else { return try flight.wait().get() as! Value }
+        let outcome = Result { try refresh(slot, stale: entry, fetch: fetch, what: what) }
+        flights.withLock { $0[what] = nil }
+        flight.finish(outcome.map { $0 as any Sendable })
+        return try outcome.get()
+    }
+
+    private func refresh<Value: Sendable>(
+        _ slot: WritableKeyPath<State, Entry<Value>?>, stale entry: Entry<Value>?, fetch: () throws -> Value,
+        what: String
+    ) throws -> Value {
         do {
             let value = try fetch()
             if ttl > 0 {
@@ -238,5 +265,27 @@ public final class CachingBackend: SecretBackend {
             state.listings = state.listings.filter { $0.key.projectID != projectID }
             state.secrets = state.secrets.filter { $0.key.location.projectID != projectID }
         }
+    }
+}
+
+/// One fetch under way; the callers that missed the same entry meanwhile
+/// wait for its outcome instead of asking the backend again.
+private final class Flight: @unchecked Sendable {
+    // NSCondition guards `outcome`; @unchecked because of that manual locking.
+    private let condition = NSCondition()
+    private var outcome: Result<any Sendable, any Error>?
+
+    func finish(_ result: Result<any Sendable, any Error>) {
+        condition.lock()
+        outcome = result
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func wait() -> Result<any Sendable, any Error> {
+        condition.lock()
+        defer { condition.unlock() }
+        while outcome == nil { condition.wait() }
+        return outcome!
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 public import SecretsCore
 import Synchronization
 
@@ -20,6 +20,7 @@ public final class InMemoryBackend: SecretBackend {
     }
 
     private let state = Mutex(State())
+    private let latency = Mutex<TimeInterval>(0)
     public let capabilities: BackendCapabilities
 
     public init(managesProjects: Bool = true) {
@@ -28,6 +29,11 @@ public final class InMemoryBackend: SecretBackend {
 
     /// Every call so far, oldest first.
     public var calls: [Call] { state.withLock { $0.calls } }
+
+    /// Makes every later call take `seconds` longer, like a slow server.
+    public func setLatency(_ seconds: TimeInterval) {
+        latency.withLock { $0 = seconds }
+    }
 
     /// Makes every later call of `operation` (e.g. "updateSecret") fail with `error`; nil clears it.
     public func failNext(_ operation: String, with error: BackendError?) {
@@ -173,7 +179,9 @@ public final class InMemoryBackend: SecretBackend {
     // MARK: Mechanics
 
     private func record<T>(_ operation: String, _ target: String, _ body: (inout State) throws -> T) throws -> T {
-        try state.withLock { state in
+        let delay = latency.withLock { $0 }
+        if delay > 0 { Thread.sleep(forTimeInterval: delay) }
+        return try state.withLock { state in
             state.calls.append(Call(operation: operation, target: target))
             if let failure = state.failures[operation] { throw failure }
             return try body(&state)

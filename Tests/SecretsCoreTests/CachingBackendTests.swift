@@ -84,6 +84,27 @@ struct CachingBackendTests {
         #expect(throws: BackendError.self) { try cache.listFolder(location) }
     }
 
+    @Test func concurrentMissesOfOneEntryMakeOneRequest() async throws {
+        let cache = cache(ttl: 300)
+        backend.setLatency(0.2)
+        let location = self.location
+        try await withThrowingTaskGroup(of: String.self) { group in
+            for _ in 0..<8 { group.addTask { try cache.listFolder(location).secret(named: "A")!.value } }
+            for try await value in group { #expect(value == "a") }
+        }
+        #expect(count("listFolder") == 1)
+    }
+
+    @Test func freshnessCountsDownFromTheFetch() throws {
+        let cache = cache(ttl: 10)
+        #expect(cache.freshness(of: location) == 0)
+        _ = try cache.listFolder(location)
+        clock.advance(4)
+        #expect(cache.freshness(of: location) == 6)
+        clock.advance(7)
+        #expect(cache.freshness(of: location) == 0)
+    }
+
     @Test func projectsAreCachedByIDAndSlug() throws {
         let cache = cache(ttl: 300)
         let project = try cache.project("p")
