@@ -33,6 +33,11 @@ public struct MountRequest: Sendable, Equatable {
     public var logLevel: LogLevel = .info
     /// Internal: started by a detaching `mount`; report readiness on stdout.
     public var readyPipe = false
+    /// The mount(8) helper form's SOURCE (`infisicalfs SOURCE MOUNTPOINT -o …`):
+    /// a label, except `local:PATH`, which selects the local store at PATH.
+    public var source: String?
+    /// mount(8)'s `-f` in the helper form: check the arguments, mount nothing.
+    public var fake = false
 
     public init(mountpoint: String) { self.mountpoint = mountpoint }
 
@@ -86,20 +91,45 @@ public enum ArgumentParser {
         case "mount":
             return .mount(try parseMount(Array(arguments.dropFirst())))
         default:
+            // The mount(8) helper form: `infisicalfs SOURCE MOUNTPOINT [-sfnv] [-o OPTIONS] [-t TYPE]`,
+            // as /sbin/mount.fuse.infisicalfs and mount.fuse3 run it.
+            if !first.hasPrefix("-"), arguments.count >= 2, !arguments[1].hasPrefix("-") {
+                return .mount(try parseMount(Array(arguments.dropFirst()), source: first))
+            }
             throw .usage("unknown command '\(first)'")
         }
     }
 
-    static func parseMount(_ arguments: [String]) throws(CommandFailure) -> MountRequest {
+    /// mount(8) hands its helpers `-s` (sloppy), `-f` (fake), `-n` (no mtab) and
+    /// `-v` (verbose), alone or together; `-t TYPE` and `-N NAMESPACE` take a value.
+    private static func helperFlags(_ argument: String) -> Set<Character>? {
+        guard argument.count > 1, argument.hasPrefix("-"), !argument.hasPrefix("--") else { return nil }
+        let letters = Set(argument.dropFirst())
+        return letters.isSubset(of: ["s", "f", "n", "v"]) ? letters : nil
+    }
+
+    /// `infisicalfs mount …` (source nil) or the helper form (source given).
+    static func parseMount(_ arguments: [String], source: String? = nil) throws(CommandFailure) -> MountRequest {
+        let helperForm = source != nil
         var mountpoint: String?
         var request = MountRequest(mountpoint: "")
+        if let source { try applySource(source, to: &request) }
+        // Sloppy (`-s`) relaxes every `-o` list, wherever it stands.
+        let sloppy = helperForm && arguments.contains { helperFlags($0)?.contains("s") == true }
         var remaining = arguments[...]
         while let argument = remaining.popFirst() {
             if argument == "-o" {
                 guard let list = remaining.popFirst() else { throw .usage("-o needs a value") }
-                try applyOptionList(list, to: &request)
+                try applyOptionList(list, to: &request, sloppy: sloppy)
             } else if argument.hasPrefix("-o"), argument.count > 2 {
-                try applyOptionList(String(argument.dropFirst(2)), to: &request)
+                try applyOptionList(String(argument.dropFirst(2)), to: &request, sloppy: sloppy)
+            } else if helperForm, let letters = helperFlags(argument) {
+                if letters.contains("f") { request.fake = true }
+            } else if helperForm, argument == "-t" {
+                // mount(8) names the type (fuse.infisicalfs); the helper was chosen by it already.
+                guard remaining.popFirst() != nil else { throw .usage("-t needs a value") }
+            } else if helperForm, argument == "-N" || argument.hasPrefix("--namespace") {
+                throw .usage("mounting in another namespace (-N) is not supported")
             } else if argument.hasPrefix("-") {
                 let (name, inlineValue) = split(argument)
                 guard let option = Option(flag: name) else { throw .usage("unknown option '\(name)'") }
@@ -122,13 +152,30 @@ public enum ArgumentParser {
         return request
     }
 
+    /// The helper form's SOURCE: `local:PATH` selects the local store at PATH;
+    /// anything else (`infisical`, `none`, a name) is a label and changes nothing.
+    static func applySource(_ source: String, to request: inout MountRequest) throws(CommandFailure) {
+        request.source = source
+        guard source.hasPrefix("local:") else { return }
+        let path = String(source.dropFirst("local:".count))
+        guard !path.isEmpty else { throw .usage("source local: needs a path, e.g. local:/var/lib/infisicalfs/store.db") }
+        request.backend = .local
+        request.localStore = path
+    }
+
     /// The fstab form: `name=value` and bare flags, comma separated. Generic
-    /// mount(8) options that concern the system, not this file system, are accepted and ignored.
-    static func applyOptionList(_ list: String, to request: inout MountRequest) throws(CommandFailure) {
+    /// mount(8) options that concern the system, not this file system, are
+    /// accepted and ignored; with `sloppy` (mount's `-s`) so is any unknown option.
+    static func applyOptionList(
+        _ list: String, to request: inout MountRequest, sloppy: Bool = false
+    ) throws(CommandFailure) {
         for item in list.split(separator: ",").map(String.init) where !item.isEmpty {
             let (name, value) = split(item)
             if ignoredMountOptions.contains(name) || name.hasPrefix("x-") || name == "comment" { continue }
-            guard let option = Option(fstabName: name) else { throw .usage("unknown -o option '\(name)'") }
+            guard let option = Option(fstabName: name) else {
+                if sloppy { continue }
+                throw .usage("unknown -o option '\(name)'")
+            }
             if option.takesValue, value == nil { throw .usage("-o \(name) needs a value") }
             if !option.takesValue, value != nil { throw .usage("-o \(name) takes no value") }
             try option.apply(value, to: &request, spelledAs: "-o \(name)")
@@ -138,6 +185,10 @@ public enum ArgumentParser {
     static let ignoredMountOptions: Set<String> = [
         "rw", "defaults", "_netdev", "nofail", "noauto", "auto", "user", "users", "nouser", "exec", "noexec",
         "suid", "nosuid", "dev", "nodev", "atime", "noatime", "relatime", "async", "sync",
+        "diratime", "nodiratime", "strictatime", "nostrictatime", "lazytime", "nolazytime", "silent", "loud",
+        "owner", "group",
+        // Set by mount(8) or mount.fuse3 for FUSE helpers; the mount table's names are fixed.
+        "helper", "fsname", "subtype",
     ]
 
     private static func split(_ text: String) -> (String, String?) {

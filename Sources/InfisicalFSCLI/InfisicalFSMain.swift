@@ -33,6 +33,8 @@ public enum InfisicalFSMain {
                 throw CommandFailure(.failure, error.description)
             }
         case .mount(let given):
+            // mount -f: mount(8) only wants to know the arguments are good.
+            if given.fake { return }
             let request = given.withAbsolutePaths(from: FileManager.default.currentDirectoryPath)
             let command = MountCommand(request: request, environment: environment)
             if request.foreground {
@@ -61,6 +63,10 @@ public enum InfisicalFSMain {
           infisicalfs mount MOUNTPOINT --foreground
                                                    stay in the foreground; SIGINT/SIGTERM unmount
           infisicalfs unmount MOUNTPOINT
+          infisicalfs SOURCE MOUNTPOINT [-sfnv] -o OPTIONS
+                                                   the mount(8) helper form (mount -t fuse.infisicalfs);
+                                                   SOURCE local:PATH means --backend local --local-store PATH,
+                                                   any other SOURCE is a label
           infisicalfs --version | --help
 
         Options (each also as -o name=value, the fstab form):
@@ -82,6 +88,7 @@ public enum InfisicalFSMain {
           --foreground, -f                          do not detach
 
         Credentials come from the Infisical SDKs' environment variables, never from flags.
+        Under systemd (Type=notify), the daemon reports READY=1 and STOPPING=1 to $NOTIFY_SOCKET.
         Exit codes: 0 ok, 1 failure, 2 usage, 3 no mountpoint, 4 mountpoint not a directory,
         5 already mounted / not mounted, 6 backend cannot be opened, 7 mount refused,
         8 Infisical refused the credentials or cannot be reached.

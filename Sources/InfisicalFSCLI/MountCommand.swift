@@ -18,6 +18,11 @@ struct MountCommand {
     func runInForeground() throws(CommandFailure) {
         let logger = makeLogger()
         let readiness = ReadinessReporter(enabled: request.readyPipe)
+        let systemd = SystemdNotifier(environment: environment)
+        func tellSystemd(_ state: String) {
+            if let problem = systemd.notify(state) { logger.warning("systemd notification: \(problem)") }
+        }
+        var serving = false
         do throws(CommandFailure) {
             try checkMountpoint()
             let backend = try openBackend(logger: logger)
@@ -42,14 +47,18 @@ struct MountCommand {
             }
             logger.notice("mounted \(request.mountpoint) (\(backendDescription))")
             readiness.ready()
+            tellSystemd("READY=1\nSTATUS=serving \(request.mountpoint) (\(backendDescription))")
+            serving = true
             do {
                 try session.run()
             } catch {
                 throw CommandFailure(.failure, "\(request.mountpoint): \(error)")
             }
             logger.notice("unmounted \(request.mountpoint)")
+            tellSystemd("STOPPING=1\nSTATUS=unmounted \(request.mountpoint)")
         } catch {
             readiness.failed(error)
+            tellSystemd((serving ? "STOPPING=1\n" : "") + "STATUS=failed: \(error.message)")
             throw error
         }
     }

@@ -85,4 +85,78 @@ struct ArgumentParserTests {
         #expect(request.resolvedLocalStore(environment: ["XDG_DATA_HOME": "/d"]) == "/d/infisicalfs/store.db")
         #expect(request.resolvedLocalStore(environment: ["HOME": "/home/u"]) == "/home/u/.local/share/infisicalfs/store.db")
     }
+
+    // The mount(8) helper form: `infisicalfs SOURCE MOUNTPOINT [-sfnv] [-o OPTIONS] [-t TYPE]`.
+
+    func helper(_ arguments: [String]) throws -> MountRequest {
+        guard case .mount(let request) = try ArgumentParser.parse(arguments) else {
+            throw CommandFailure(.failure, "not a mount")
+        }
+        return request
+    }
+
+    @Test func helperFormAsMountAndMountFuse3RunIt() throws {
+        // mount(8) -> /sbin/mount.fuse.infisicalfs, as traced on util-linux 2.38.
+        let viaMount = try helper([
+            "infisical", "/mnt/s", "-o", "ro,allow_other,uid=1001,gid=1002,cache_ttl=60,credentials_file=/etc/i.env,_netdev,nofail",
+            "-t", "fuse.infisicalfs",
+        ])
+        var expected = try mount([
+            "/mnt/s", "--read-only", "--allow-other", "--uid", "1001", "--gid", "1002", "--cache-ttl", "60",
+            "--credentials-file", "/etc/i.env",
+        ])
+        expected.source = "infisical"
+        #expect(viaMount == expected)
+        #expect(!viaMount.foreground && !viaMount.fake)
+        // mount.fuse3 drops _netdev/nofail and adds dev,suid.
+        let viaFuse3 = try helper(["none", "/mnt/s", "-o", "ro,uid=5,dev,suid"])
+        #expect(viaFuse3.readOnly && viaFuse3.uid == 5 && viaFuse3.source == "none")
+        #expect(viaFuse3.resolvedBackend(environment: [:]) == .local)
+    }
+
+    @Test func helperFormSourceLocalSelectsTheLocalStore() throws {
+        let request = try helper(["local:/var/lib/infisicalfs/store.db", "/m"])
+        #expect(request.backend == .local)
+        #expect(request.localStore == "/var/lib/infisicalfs/store.db")
+        #expect(request.mountpoint == "/m")
+        // Options come after the source and win.
+        #expect(try helper(["local:/a.db", "/m", "-o", "local_store=/b.db"]).localStore == "/b.db")
+        #expect(failure(["local:", "/m"])?.code == .usage)
+        // Any other source is only a label.
+        let label = try helper(["infisical", "/m"])
+        #expect(label.backend == nil && label.localStore == nil)
+    }
+
+    @Test func helperFormMountFlags() throws {
+        let quiet = try helper(["none", "/m", "-n", "-v", "-o", "ro"])
+        #expect(quiet.readOnly && !quiet.fake && !quiet.foreground)
+        #expect(try helper(["none", "/m", "-f", "-o", "ro"]).fake)
+        #expect(try helper(["none", "/m", "-fnv"]).fake)
+        // -s: unknown options are ignored rather than refused, wherever -s stands.
+        #expect(failure(["none", "/m", "-o", "ro,frobnicate=1"])?.code == .usage)
+        #expect(try helper(["none", "/m", "-o", "ro,frobnicate=1", "-s"]).readOnly)
+        #expect(try helper(["none", "/m", "-sv", "-o", "frobnicate"]).source == "none")
+        // Flags still work, so the detaching mount can re-run itself with --foreground --ready-pipe.
+        let daemon = try helper(["none", "/m", "-o", "ro", "--foreground", "--ready-pipe"])
+        #expect(daemon.foreground && daemon.readyPipe && daemon.readOnly)
+        #expect(failure(["none", "/m", "-N", "/proc/1/ns/mnt"])?.code == .usage)
+        #expect(failure(["none", "/m", "-t"])?.code == .usage)
+        #expect(failure(["none", "/m", "/n"])?.code == .usage)
+    }
+
+    @Test func mountHelperOptionsAreIgnored() throws {
+        let request = try helper([
+            "none", "/m", "-o",
+            "rw,helper=fuse,fsname=infisical,subtype=infisicalfs,user=alice,nodiratime,x-systemd.requires=network-online.target,comment=x,noauto",
+        ])
+        var expected = try mount(["/m"])
+        expected.source = "none"
+        #expect(request == expected)
+        // In the ordinary form -f is still --foreground, not mount's "fake".
+        #expect(try mount(["/m", "-f"]).foreground)
+        #expect(try mount(["/m", "-f"]).fake == false)
+        // Not the helper form: a lone unknown word, or a flag second.
+        #expect(failure(["frobnicate"])?.code == .usage)
+        #expect(failure(["frobnicate", "--foreground"])?.code == .usage)
+    }
 }
