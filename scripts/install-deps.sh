@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building, mounting and testing infisicalfs need on Debian 12
 # with the Swift toolchain: libfuse3, OpenSSL's libcrypto, libcurl and SQLite
-# (headers and runtime), fuse3's tools, and python3 for the tests' helpers.
+# (headers and runtime), fuse3's tools, python3 for the tests' helpers, and
+# curl for scripts/bench.sh.
 # Asks apt only when something is missing.
 set -euo pipefail
 
-packages=(libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libsqlite3-dev python3 pkg-config)
+packages=(libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libsqlite3-dev python3 pkg-config curl)
 
 missing=()
 for package in "${packages[@]}"; do
