@@ -9,40 +9,16 @@ final class FakeCloud {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../InfisicalTestServer/fake_cloud.py").standardizedFileURL.path
 
-    let port: Int
-    private let process: Process
+    private let server: LoopbackServerProcess
 
     init(config: [String: Any], scratch: Scratch) throws {
         let configPath = scratch.path + "/cloud-\(UUID().uuidString.prefix(8)).json"
         try JSONSerialization.data(withJSONObject: config).write(to: URL(fileURLWithPath: configPath))
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Self.script, "--port", "0", "--config", configPath]
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            if chunk.isEmpty { break }
-            line += chunk
-        }
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5)) else {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-            throw MountFailure("the fake cloud did not start: \(text)")
-        }
-        self.port = port
+        server = try LoopbackServerProcess(script: Self.script, arguments: ["--config", configPath])
     }
 
+    var port: Int { server.port }
     var baseURL: String { "http://127.0.0.1:\(port)" }
-
-    deinit {
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
 }
 
 /// An RSA key pair made by the openssl command: PEM private key path and public key text.

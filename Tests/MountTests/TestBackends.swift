@@ -2,22 +2,16 @@ import Foundation
 import Glibc
 import Testing
 
-/// The Infisical test server (Tests/InfisicalTestServer), started on a free
-/// loopback port for one test and stopped when it ends.
-final class InfisicalTestServer {
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-        .appendingPathComponent("../InfisicalTestServer/infisical_test_server.py").standardizedFileURL.path
-
+/// A Python server from Tests/InfisicalTestServer on a free loopback port:
+/// it prints `PORT <n>` once listening, and is killed when this goes away.
+final class LoopbackServerProcess {
     let port: Int
-    let scheme: String
     private let process: Process
 
-    init(tlsCertificate: String? = nil, tlsKey: String? = nil) throws {
+    init(script: String, arguments: [String]) throws {
         process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        var arguments = ["python3", Self.script, "--port", "0"]
-        if let tlsCertificate, let tlsKey { arguments += ["--tls-cert", tlsCertificate, "--tls-key", tlsKey] }
-        process.arguments = arguments
+        process.arguments = ["python3", script, "--port", "0"] + arguments
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -31,11 +25,36 @@ final class InfisicalTestServer {
         let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5)) else {
             kill(process.processIdentifier, SIGKILL)
-            throw MountFailure("the Infisical test server did not start: \(text)")
+            process.waitUntilExit()
+            throw MountFailure("\(URL(fileURLWithPath: script).lastPathComponent) did not start: \(text)")
         }
         self.port = port
-        self.scheme = tlsCertificate == nil ? "http" : "https"
     }
+
+    deinit {
+        // SIGKILL: test threads block SIGTERM, and a spawned child inherits that mask.
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+/// The Infisical test server (Tests/InfisicalTestServer), started on a free
+/// loopback port for one test and stopped when it ends.
+final class InfisicalTestServer {
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("../InfisicalTestServer/infisical_test_server.py").standardizedFileURL.path
+
+    let scheme: String
+    private let server: LoopbackServerProcess
+
+    init(tlsCertificate: String? = nil, tlsKey: String? = nil) throws {
+        var arguments: [String] = []
+        if let tlsCertificate, let tlsKey { arguments += ["--tls-cert", tlsCertificate, "--tls-key", tlsKey] }
+        server = try LoopbackServerProcess(script: Self.script, arguments: arguments)
+        scheme = tlsCertificate == nil ? "http" : "https"
+    }
+
+    var port: Int { server.port }
 
     var siteURL: String { "\(scheme)://127.0.0.1:\(port)" }
 
@@ -55,11 +74,6 @@ final class InfisicalTestServer {
         return (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) ?? [:]
     }
 
-    deinit {
-        // SIGKILL: test threads block SIGTERM, and a spawned child inherits that mask.
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
 }
 
 /// Where a test mount keeps its secrets: one suite, two backends.
