@@ -101,15 +101,7 @@ public final class InfisicalBackend: SecretBackend {
                 ]),
             as: SecretsResponse.self
         ).secrets
-        let folders = try client.send(
-            Endpoint(
-                method: "GET", route: "/api/v2/folders", path: "/api/v2/folders",
-                query: [
-                    ("projectId", location.projectID), ("environment", location.environment),
-                    ("path", location.path.description),
-                ]),
-            as: FoldersResponse.self
-        ).folders
+        let folders = try subfolders(of: location)
         // The shared secret wins over a personal one of the same name (getSecret's rule).
         var byName: [String: Secret] = [:]
         for dto in secrets {
@@ -208,15 +200,7 @@ public final class InfisicalBackend: SecretBackend {
             ).secret
             return try getSecret(renamed.secretKey, in: target, type: .shared)
         }
-        let value = try getSecret(name, in: source).value
-        let moved: Secret
-        do {
-            moved = try createSecret(newName, value: value, in: target)
-        } catch let error as BackendError where error.kind == .alreadyExists {
-            moved = try updateSecret(newName, value: value, in: target)
-        }
-        try deleteSecret(name, in: source)
-        return moved
+        return try copyThenDelete(name, from: source, to: newName, in: target)
     }
 
     private static func scope(_ location: SecretLocation) -> [(String, String)] {
@@ -269,16 +253,21 @@ public final class InfisicalBackend: SecretBackend {
                 ])))
     }
 
-    public func renameFolder(_ name: String, in parent: SecretLocation, to newName: String) throws {
-        let folders = try client.send(
+    /// The direct subfolders of a folder (an empty list for a missing path, as Infisical answers).
+    private func subfolders(of location: SecretLocation) throws(BackendError) -> [FolderDTO] {
+        try client.send(
             Endpoint(
                 method: "GET", route: "/api/v2/folders", path: "/api/v2/folders",
                 query: [
-                    ("projectId", parent.projectID), ("environment", parent.environment),
-                    ("path", parent.path.description),
+                    ("projectId", location.projectID), ("environment", location.environment),
+                    ("path", location.path.description),
                 ]),
             as: FoldersResponse.self
         ).folders
+    }
+
+    public func renameFolder(_ name: String, in parent: SecretLocation, to newName: String) throws {
+        let folders = try subfolders(of: parent)
         guard let folder = folders.first(where: { $0.name == name }) else {
             throw BackendError.notFound("no folder \(name) in \(parent)")
         }

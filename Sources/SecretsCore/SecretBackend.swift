@@ -66,6 +66,14 @@ extension SecretBackend {
     public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
         throws -> Secret
     {
+        try copyThenDelete(name, from: source, to: newName, in: target)
+    }
+
+    /// A move from the basic calls: create (or update) the target with the
+    /// source's value, then delete the source.
+    public func copyThenDelete(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
+        throws -> Secret
+    {
         let value = try getSecret(name, in: source).value
         let moved: Secret
         do {
