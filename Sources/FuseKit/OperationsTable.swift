@@ -18,6 +18,11 @@ extension Dispatcher {
             // right (keep_cache); automatic invalidation would add a GETATTR
             // round trip to every open.
             conn.pointee.want &= ~UInt32(FUSE_CAP_AUTO_INVAL_DATA)
+            // Lookups and listings in one directory may run at once: a slow
+            // backend call for one name must not hold up the others.
+            if conn.pointee.capable & UInt32(FUSE_CAP_PARALLEL_DIROPS) != 0 {
+                conn.pointee.want |= UInt32(FUSE_CAP_PARALLEL_DIROPS)
+            }
         }
 
         ops.lookup = { request, parent, name in
