@@ -35,7 +35,7 @@ struct SecretDTO: Decodable {
 struct SecretsResponse: Decodable { let secrets: [SecretDTO] }
 struct SecretResponse: Decodable { let secret: SecretDTO }
 
-struct FolderDTO: Decodable {
+struct FolderDTO: Decodable, Sendable {
     let id: String
     let name: String
 }

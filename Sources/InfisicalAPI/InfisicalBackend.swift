@@ -36,14 +36,14 @@ public final class InfisicalBackend: SecretBackend {
 
     /// Logs in (or checks the static token) and lists the reachable
     /// projects, so a mount fails before mounting when it cannot work.
-    /// Returns how many projects the identity can reach.
+    /// Returns the projects the identity can reach.
     @discardableResult
-    public func authenticate() throws -> Int {
+    public func authenticate() throws -> [Project] {
         let projects = try listProjects()
         logger.notice(
             "authenticated with \(client.tokens.credentials.methodName); \(projects.count) project(s) reachable"
                 + (client.tokens.expiresAt.map { ", token valid until \($0)" } ?? ""))
-        return projects.count
+        return projects
     }
 
     // MARK: Projects
@@ -93,6 +93,8 @@ public final class InfisicalBackend: SecretBackend {
     // MARK: Secrets
 
     public func listFolder(_ location: SecretLocation) throws -> FolderListing {
+        // The two calls go out at once: a listing costs one round trip, not two.
+        let folderCall = BackgroundCall { () throws(BackendError) -> [FolderDTO] in try self.subfolders(of: location) }
         let secrets = try client.send(
             Endpoint(
                 method: "GET", route: "/api/v3/secrets/raw", path: "/api/v3/secrets/raw",
@@ -101,7 +103,7 @@ public final class InfisicalBackend: SecretBackend {
                 ]),
             as: SecretsResponse.self
         ).secrets
-        let folders = try subfolders(of: location)
+        let folders = try folderCall.result()
         // The shared secret wins over a personal one of the same name (getSecret's rule).
         var byName: [String: Secret] = [:]
         for dto in secrets {
@@ -279,5 +281,25 @@ public final class InfisicalBackend: SecretBackend {
                     "projectId": parent.projectID, "environment": parent.environment, "name": newName,
                     "path": parent.path.description,
                 ])))
+    }
+}
+
+/// A blocking call run on another thread while the caller does something
+/// else; `result()` waits for it (it ends by its own HTTP deadline).
+private final class BackgroundCall<Value: Sendable>: @unchecked Sendable {
+    // The semaphore orders the write of `outcome` before its read.
+    private let done = DispatchSemaphore(value: 0)
+    private var outcome: Result<Value, BackendError>?
+
+    init(_ body: @escaping @Sendable () throws(BackendError) -> Value) {
+        DispatchQueue.global().async {
+            self.outcome = Result(catching: body)
+            self.done.signal()
+        }
+    }
+
+    func result() throws(BackendError) -> Value {
+        done.wait()
+        return try outcome!.get()
     }
 }

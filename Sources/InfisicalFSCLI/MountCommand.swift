@@ -25,15 +25,16 @@ struct MountCommand {
         var serving = false
         do throws(CommandFailure) {
             try checkMountpoint()
-            let backend = try openBackend(logger: logger)
+            let (backend, projects) = try openBackend(logger: logger)
+            let cache = CachingBackend(backend, ttl: TimeInterval(request.cacheTTL), logger: logger.named("cache"))
+            // The login check listed the projects: the first lookups need not ask again.
+            if let projects { cache.prime(projects: projects) }
             var options = FileSystemOptions(uid: request.uid ?? getuid(), gid: request.gid ?? getgid())
             options.umask = request.umask
             options.readOnly = request.readOnly
             options.keepNewline = request.keepNewline
             options.projects = request.projects
-            let fileSystem = SecretsFileSystem(
-                backend: CachingBackend(backend, ttl: TimeInterval(request.cacheTTL), logger: logger.named("cache")),
-                options: options, logger: logger.named("fs"))
+            let fileSystem = SecretsFileSystem(backend: cache, options: options, logger: logger.named("fs"))
             var configuration = MountConfiguration()
             configuration.allowOther = request.allowOther
             configuration.readOnly = request.readOnly
@@ -83,7 +84,8 @@ struct MountCommand {
         }
     }
 
-    private func openBackend(logger: Logger) throws(CommandFailure) -> any SecretBackend {
+    /// The backend, and the projects it listed while checking the login (Infisical).
+    private func openBackend(logger: Logger) throws(CommandFailure) -> (any SecretBackend, [Project]?) {
         switch request.resolvedBackend(environment: environment) {
         case .infisical:
             return try openInfisical(logger: logger.named("infisical"))
@@ -91,7 +93,7 @@ struct MountCommand {
             let path = request.resolvedLocalStore(environment: environment)
             do {
                 let key = try LocalStoreKey.load(storePath: path, environment: environment)
-                return try LocalSecretStore(path: path, key: key, logger: logger.named("store"))
+                return (try LocalSecretStore(path: path, key: key, logger: logger.named("store")), nil)
             } catch {
                 throw CommandFailure(.backendUnavailable, "cannot open local store \(path): \(error)")
             }
@@ -101,7 +103,7 @@ struct MountCommand {
     /// Credentials and settings from the environment, overridden by the
     /// credentials file; then a login, so a mount that cannot work fails
     /// before mounting.
-    private func openInfisical(logger: Logger) throws(CommandFailure) -> any SecretBackend {
+    private func openInfisical(logger: Logger) throws(CommandFailure) -> (any SecretBackend, [Project]?) {
         var values = environment
         if let path = request.credentialsFile {
             do {
@@ -131,13 +133,14 @@ struct MountCommand {
         configuration.requestTimeout = 6
         let transport = CurlTransport(tls: TLSConfiguration.fromEnvironment(values), logger: logger.named("http"))
         let backend = InfisicalBackend(configuration: configuration, transport: transport, logger: logger)
+        let projects: [Project]
         do {
-            try backend.authenticate()
+            projects = try backend.authenticate()
         } catch {
             let reason = (error as? BackendError)?.reason ?? "\(error)"
             throw CommandFailure(.authenticationFailed, "cannot use Infisical at \(siteURL): \(reason)")
         }
-        return backend
+        return (backend, projects)
     }
 
     private func makeLogger() -> Logger {

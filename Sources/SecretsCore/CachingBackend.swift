@@ -68,6 +68,11 @@ public final class CachingBackend: SecretBackend {
         {
             return project
         }
+        // One listing of the projects answers every name, by ID or slug, in
+        // one call; a project missing from it is then asked for by name.
+        if ttl > 0, let project = try? listProjects().first(where: { $0.isNamed(reference) }) {
+            return project
+        }
         let project = try cached(
             \.projectsByReference[reference], fetch: { try backend.project(reference) }, what: "project \(reference)")
         // Known by its ID and its slug from now on.
@@ -169,6 +174,13 @@ public final class CachingBackend: SecretBackend {
     public func freshness(of location: SecretLocation) -> TimeInterval {
         guard ttl > 0, let entry = state.withLock({ $0.listings[location] }) else { return 0 }
         return max(0, ttl - now().timeIntervalSince(entry.fetchedAt))
+    }
+
+    /// Stores a project list fetched elsewhere (the login check at mount time).
+    public func prime(projects: [Project]) {
+        guard ttl > 0 else { return }
+        let entry = Entry(value: projects, fetchedAt: now())
+        state.withLock { $0.projects = entry }
     }
 
     /// Drops every entry, so the next read asks the backend.

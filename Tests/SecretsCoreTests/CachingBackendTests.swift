@@ -105,10 +105,21 @@ struct CachingBackendTests {
         #expect(cache.freshness(of: location) == 0)
     }
 
-    @Test func projectsAreCachedByIDAndSlug() throws {
+    @Test func projectsByIDAndSlugCostOneListing() throws {
         let cache = cache(ttl: 300)
         let project = try cache.project("p")
         #expect(try cache.project(project.id) == project)
+        #expect(count("listProjects") == 1)
+        #expect(count("project") == 0)
+        // A name the listing lacks is asked for by name, and stays unknown.
+        #expect(throws: BackendError.self) { try cache.project("elsewhere") }
         #expect(count("project") == 1)
+    }
+
+    @Test func aPrimedProjectListAnswersWithoutACall() throws {
+        let cache = cache(ttl: 300)
+        cache.prime(projects: try backend.listProjects())
+        _ = try cache.project("p")
+        #expect(count("listProjects") == 1)
     }
 }
