@@ -10,7 +10,13 @@ import Synchronization
 final class Dispatcher: Sendable {
     let operations: any FileSystemOperations
     let logger: Logger
-    private let directories = Mutex<[UInt64: [DirectoryEntry]]>([:])
+    private let directories = Mutex<[UInt64: OpenDirectory]>([:])
+
+    /// An open directory: its entries once the first `readdir` made them.
+    enum OpenDirectory: Sendable {
+        case pending(@Sendable () throws(Errno) -> [DirectoryEntry])
+        case ready([DirectoryEntry])
+    }
     private let nextDirectoryHandle = Atomic<UInt64>(1)
 
     init(operations: any FileSystemOperations, logger: Logger) {
@@ -143,13 +149,25 @@ final class Dispatcher: Sendable {
 
     // MARK: Directory snapshots
 
-    func storeDirectory(_ entries: [DirectoryEntry]) -> UInt64 {
+    func storeDirectory(_ listing: DirectoryListing) -> UInt64 {
         let handle = nextDirectoryHandle.add(1, ordering: .relaxed).oldValue
-        directories.withLock { $0[handle] = entries }
+        directories.withLock { $0[handle] = .pending(listing.entries) }
         return handle
     }
 
-    func directory(_ handle: UInt64) -> [DirectoryEntry]? { directories.withLock { $0[handle] } }
+    /// The entries of an open directory, made at the first call.
+    func directory(_ handle: UInt64) throws(Errno) -> [DirectoryEntry] {
+        switch directories.withLock({ $0[handle] }) {
+        case nil:
+            throw .badFileDescriptor
+        case .ready(let entries):
+            return entries
+        case .pending(let produce):
+            let entries = try produce()
+            directories.withLock { $0[handle] = .ready(entries) }
+            return entries
+        }
+    }
 
     func dropDirectory(_ handle: UInt64) { directories.withLock { $0[handle] = nil } }
 

@@ -3,7 +3,7 @@
 /// thread, and sends the one reply. Implementations are called from many
 /// threads at once and must not hold a lock across slow work.
 ///
-/// Directory listings are snapshots: `openDirectory` returns all entries
+/// Directory listings are snapshots: `openDirectory` says how to make all entries
 /// once and FuseKit pages them out to `readdir` (or the kernel serves them
 /// from its own cache when the listing says so).
 public protocol FileSystemOperations: AnyObject, Sendable {

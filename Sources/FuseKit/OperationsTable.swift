@@ -168,13 +168,13 @@ extension Dispatcher {
                 let dispatcher = from(request)
                 let listing = try dispatcher.operations.openDirectory(
                     InodeNumber(rawValue: inode), context: context(request))
-                return .openDirectory(dispatcher.storeDirectory(listing.entries), listing)
+                return .openDirectory(dispatcher.storeDirectory(listing), listing)
             }
         }
 
         ops.readdir = { request, _, size, offset, info in
             respond(request) { () throws(Errno) -> Reply in
-                guard let entries = from(request).directory(info!.pointee.fh) else { throw .badFileDescriptor }
+                let entries = try from(request).directory(info!.pointee.fh)
                 return .data(packDirectory(entries, from: Int(offset), size: size, request: request))
             }
         }

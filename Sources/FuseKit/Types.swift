@@ -182,16 +182,25 @@ public struct DirectoryEntry: Sendable, Equatable {
 
 /// A directory's entries for one `opendir`, and whether the kernel may keep them.
 public struct DirectoryListing: Sendable {
-    public var entries: [DirectoryEntry]
+    /// Makes the entries, at the first `readdir` of this open: when the
+    /// kernel keeps its cached listing, no `readdir` comes and nothing is made.
+    public var entries: @Sendable () throws(Errno) -> [DirectoryEntry]
     /// The kernel may cache these entries and answer later listings itself.
     public var cacheable: Bool
     /// The entries the kernel cached from an earlier open are still right.
     public var keepCache: Bool
 
-    public init(entries: [DirectoryEntry], cacheable: Bool = false, keepCache: Bool = false) {
+    public init(
+        cacheable: Bool = false, keepCache: Bool = false,
+        entries: @escaping @Sendable () throws(Errno) -> [DirectoryEntry]
+    ) {
         self.entries = entries
         self.cacheable = cacheable
         self.keepCache = keepCache
+    }
+
+    public init(entries: [DirectoryEntry]) {
+        self.init { entries }
     }
 }
 

@@ -17,9 +17,9 @@ public final class SecretsFileSystem: FileSystemOperations {
 
     struct State: Sendable {
         var inodes = InodeTable()
-        /// Per directory inode: the names the kernel was last given, hashed,
-        /// to tell it at the next opendir whether its cached listing is right.
-        var listingSignatures: [UInt64: Int] = [:]
+        /// Per folder inode: the fetch of the cached listing the kernel was
+        /// last given, to tell it at the next opendir whether its copy is right.
+        var listingStamps: [UInt64: Date] = [:]
         /// Per file inode: the version of the value the kernel may hold in
         /// its page cache; nil after a write through this mount.
         var pageVersions: [UInt64: String] = [:]
@@ -94,26 +94,40 @@ public final class SecretsFileSystem: FileSystemOperations {
 
     public func openDirectory(_ inode: InodeNumber, context: RequestContext) throws(Errno) -> DirectoryListing {
         let node = try node(inode)
+        let makeEntries: @Sendable () throws(Errno) -> [DirectoryEntry] = { () throws(Errno) in
+            try self.directoryEntries(of: node, inode: inode)
+        }
+        // A folder's listing may stay in the kernel while the cached listing
+        // it was made from is the same fetch: the kernel drops it by itself
+        // on this mount's own creates, unlinks and renames. Projects and the
+        // root are small and always listed afresh.
+        guard case .folder(let location) = node, let cache = backend as? CachingBackend else {
+            return DirectoryListing(entries: try makeEntries())
+        }
+        _ = try listing(of: location)  // fails here, at opendir, for a folder that is gone
+        guard let stamp = cache.listingStamp(of: location) else { return DirectoryListing(entries: try makeEntries()) }
+        let keepCache = state.withLock { state -> Bool in
+            defer { state.listingStamps[inode.rawValue] = stamp }
+            return state.listingStamps[inode.rawValue] == stamp
+        }
+        return DirectoryListing(cacheable: true, keepCache: keepCache, entries: makeEntries)
+    }
+
+    func directoryEntries(of node: Node, inode: InodeNumber) throws(Errno) -> [DirectoryEntry] {
         let children = try children(of: node)
         // The kernel resolves ".." itself; its number here is only informative.
         var entries = [
             DirectoryEntry(name: ".", inode: inode, type: .directory),
             DirectoryEntry(name: "..", inode: Self.unknownInode, type: .directory),
         ]
-        var signature = Hasher()
-        let keepCache = state.withLock { state -> Bool in
+        entries.reserveCapacity(children.count + 2)
+        state.withLock { state in
             for (name, child) in children {
                 let number = state.inodes.inode(of: child) ?? Self.unknownInode
                 entries.append(DirectoryEntry(name: name, inode: number, type: child.isDirectory ? .directory : .regular))
-                signature.combine(name)
-                signature.combine(child.isDirectory)
             }
-            // The kernel may keep the listing it cached while the names are the same.
-            let current = signature.finalize()
-            defer { state.listingSignatures[inode.rawValue] = current }
-            return state.listingSignatures[inode.rawValue] == current
         }
-        return DirectoryListing(entries: entries, cacheable: true, keepCache: keepCache)
+        return entries
     }
 
     public func makeDirectory(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) -> Entry {

@@ -176,6 +176,13 @@ public final class CachingBackend: SecretBackend {
         return max(0, ttl - now().timeIntervalSince(entry.fetchedAt))
     }
 
+    /// When the cached listing of `location` was fetched, while it is fresh:
+    /// the same stamp means the same listing, changed only by this mount's writes.
+    public func listingStamp(of location: SecretLocation) -> Date? {
+        guard let entry = state.withLock({ $0.listings[location] }), fresh(entry) != nil else { return nil }
+        return entry.fetchedAt
+    }
+
     /// Stores a project list fetched elsewhere (the login check at mount time).
     public func prime(projects: [Project]) {
         guard ttl > 0 else { return }

@@ -77,7 +77,7 @@ struct Harness {
     }
 
     func list(_ path: String) throws(Errno) -> [String] {
-        try fs.openDirectory(try inode(path), context: context).entries.map(\.name).filter { $0 != "." && $0 != ".." }
+        try fs.openDirectory(try inode(path), context: context).entries().map(\.name).filter { $0 != "." && $0 != ".." }
     }
 
     func stat(_ path: String) throws(Errno) -> FileAttributes {
