@@ -366,8 +366,11 @@ public final class SecretsFileSystem: FileSystemOperations {
                 guard project.environments.contains(where: { $0.slug == location.environment }) else {
                     throw .noSuchFileOrDirectory
                 }
-            } else {
-                _ = try listing(of: location)
+            } else if !(try listing(of: location.parent!).folders.contains(location.path.name!)) {
+                // The parent's listing (which the lookup came from) says whether
+                // the folder exists; listing the folder itself would cost a
+                // backend call per folder in `ls -l`.
+                throw .noSuchFileOrDirectory
             }
             return directoryAttributes(number)
         case .secret(let location, let name):

@@ -280,6 +280,14 @@ struct NamespaceTests {
         #expect(try h.list("demo/dev") == [])
     }
 
+    @Test func statOfAFolderAsksOnlyItsParentsListing() throws {
+        let h = Harness()
+        for name in ["a", "b", "c"] { try h.backend.createFolder(name, in: h.dev) }
+        for name in ["a", "b", "c"] { #expect(try h.stat("demo/dev/\(name)").type == .directory) }
+        let listed = Set(h.backend.calls.filter { $0.operation == "listFolder" }.map(\.target))
+        #expect(listed == [h.dev.description])
+    }
+
     @Test func mkdirOverASecretIsEEXIST() throws {
         let h = Harness()
         try h.write("demo/dev/A", "v")
