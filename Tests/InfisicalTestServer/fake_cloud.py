@@ -31,7 +31,6 @@ import base64
 import json
 import os
 import secrets
-import signal
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,8 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from serving import serve_until_signalled
 
 
 def b64url(data):
@@ -288,17 +289,7 @@ def main(argv=None):
     server = Server((args.host, args.port), Handler)
     server.cloud = Cloud(config)
     server.cloud.port = server.server_address[1]
-
-    def stop(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"PORT {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
+    serve_until_signalled(server)
     return 0
 
 

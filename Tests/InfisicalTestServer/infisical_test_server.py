@@ -27,7 +27,6 @@ import json
 import os
 import re
 import secrets as pysecrets
-import signal
 import socket
 import ssl
 import string
@@ -40,6 +39,8 @@ import uuid
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
+
+from serving import serve_until_signalled
 
 MAX_BODY_BYTES = 1024 * 1024          # §1: Fastify's default bodyLimit (1 MiB)
 DEFAULT_TTL = 2_592_000               # §3.2: 30 days, both TTL and max TTL
@@ -1810,21 +1811,14 @@ def main(argv=None):
         tls_context.load_cert_chain(args.tls_cert, args.tls_key)
     server = Server((args.host, args.port), state, tls_context)
 
-    def stop(signum, frame):
-        threading.Thread(target=server.shutdown, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    print(f"PORT {server.server_address[1]}", flush=True)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    finally:
-        server.server_close()
+    def remove_temp_files():
         for path in state.temp_files:
             try:
                 os.unlink(path)
             except OSError:
                 pass
+
+    serve_until_signalled(server, remove_temp_files)
     return 0
 
 
