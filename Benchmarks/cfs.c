@@ -14,7 +14,8 @@
  *   --timeout S        entry and attribute timeout in seconds (default 1)
  *   --keep-cache       fi->keep_cache = 1 on open (page cache kept across opens)
  *   --noflush          fi->noflush = 1 on open (no FLUSH on close)
- *   --no-open          reply ENOSYS to open (kernel stops sending OPEN/RELEASE)
+ *   --no-open          reply ENOSYS to open and flush (kernel stops sending
+ *                      OPEN, FLUSH and RELEASE)
  *   --cache-readdir    fi->cache_readdir = 1 and keep_cache on opendir
  *   --no-auto-inval    clear FUSE_CAP_AUTO_INVAL_DATA in init
  *   --ro               mount read-only (-o ro)
@@ -186,6 +187,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     (void)ino; (void)fi;
+    /* With no-open nothing can need a flush: ENOSYS stops FLUSH mount-wide. */
+    if (no_open) { fuse_reply_err(req, ENOSYS); return; }
     fuse_reply_err(req, 0);
 }
 

@@ -25,20 +25,22 @@ set -euo pipefail
 # They MUST match what infisicalfs does, as documented in docs/SEMANTICS.md
 # ("Caching and freshness", the kernel rows), so that "infisicalfs / C"
 # compares the same semantics. Change them together with infisicalfs's choices.
-# infisicalfs as of commit 98b320f ("Kernel caching bounded by the cache"):
+# infisicalfs as of "Read-only mounts read without opening" (no-open on ro):
 #   - entry/attr timeout of secrets and folders = what is left of the cached
 #     listing's freshness (up to cache_ttl, 300 s by default); 1 s for
 #     projects and environments          -> --timeout 300 (steady state)
 #   - pages kept across opens while the value is unchanged -> --keep-cache
 #   - no FLUSH for read-only opens        -> --noflush (the benchmark only reads)
-#   - OPEN is answered (no no-open)       -> (no --no-open)
+#   - OPEN is answered on read-write mounts; --read-only mounts read
+#     without opening (ENOSYS to OPEN and FLUSH: no OPEN, FLUSH, RELEASE)
+#                                          -> --no-open on the ro side only
 #   - cache_readdir on every opendir, keep_cache while the names are the same
 #                                          -> --cache-readdir
 #   - FUSE_CAP_AUTO_INVAL_DATA cleared    -> --no-auto-inval
 #   - 64 worker threads                   -> --threads 64
 # (Before that commit: --timeout 1 --threads 16, nothing else.)
 CFS_RW_FLAGS="--timeout 300 --keep-cache --noflush --cache-readdir --no-auto-inval --threads 64"
-CFS_RO_FLAGS="$CFS_RW_FLAGS --ro"
+CFS_RO_FLAGS="$CFS_RW_FLAGS --ro --no-open"
 # ---------------------------------------------------------------------------
 
 cd "$(dirname "$0")/.."

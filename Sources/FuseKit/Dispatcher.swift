@@ -18,10 +18,24 @@ final class Dispatcher: Sendable {
         case ready([DirectoryEntry])
     }
     private let nextDirectoryHandle = Atomic<UInt64>(1)
+    /// The configuration asks to read files without opening them.
+    let wantsNoOpen: Bool
+    /// Set once the connection is up: no-open was asked for and the kernel can.
+    private let noOpen = Atomic<Bool>(false)
 
-    init(operations: any FileSystemOperations, logger: Logger) {
+    /// Files are read without opening them: asked for, and the kernel can
+    /// (known once the connection is set up).
+    var skipsOpen: Bool { noOpen.load(ordering: .relaxed) }
+
+    /// Called from `init` when the kernel supports no-open.
+    func kernelSupportsNoOpen() {
+        if wantsNoOpen { noOpen.store(true, ordering: .relaxed) }
+    }
+
+    init(operations: any FileSystemOperations, logger: Logger, readsWithoutOpen: Bool) {
         self.operations = operations
         self.logger = logger
+        self.wantsNoOpen = readsWithoutOpen
     }
 
     static func from(_ request: fuse_req_t?) -> Dispatcher {
@@ -52,7 +66,7 @@ final class Dispatcher: Sendable {
     static func respond(_ request: fuse_req_t?, _ body: () throws(Errno) -> Reply) {
         let reply: Reply
         do {
-            reply = try body()
+            reply = try from(request).operations.serve(body)
         } catch {
             reply = .error(error)
         }
@@ -130,6 +144,7 @@ final class Dispatcher: Sendable {
 
     private static func entryParameters(_ entry: Entry) -> fuse_entry_param {
         var parameters = fuse_entry_param()
+        // Inode 0 is a negative entry: the kernel caches that the name does not exist.
         parameters.ino = entry.attributes.inode.rawValue
         parameters.generation = 0
         parameters.attr = statBuffer(entry.attributes)

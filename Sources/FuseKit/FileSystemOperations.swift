@@ -6,7 +6,19 @@
 /// Directory listings are snapshots: `openDirectory` says how to make all entries
 /// once and FuseKit pages them out to `readdir` (or the kernel serves them
 /// from its own cache when the listing says so).
+///
+/// On a mount whose configuration reads files without opening them
+/// (`MountConfiguration.readsWithoutOpen`), `open`, `flush` and `release` are
+/// never called for files and `read` comes with no handle.
 public protocol FileSystemOperations: AnyObject, Sendable {
+    /// Runs one request's work; FuseKit calls every other operation inside
+    /// it. A file system wraps it to set up what a whole request shares
+    /// (a deadline, for instance). The default just runs `body`.
+    func serve<Result>(_ body: () throws(Errno) -> Result) throws(Errno) -> Result
+    /// Called once the mount exists, with the means to drop what the kernel
+    /// caches. The default ignores it.
+    func attach(_ kernelCache: KernelCache)
+
     func lookup(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) -> Entry
     /// The kernel dropped `lookups` references to `inode`.
     func forget(_ inode: InodeNumber, lookups: UInt64)
@@ -28,7 +40,8 @@ public protocol FileSystemOperations: AnyObject, Sendable {
     func open(_ inode: InodeNumber, flags: OpenFlags, context: RequestContext) throws(Errno) -> OpenReply
     func create(parent: InodeNumber, name: String, flags: OpenFlags, context: RequestContext) throws(Errno)
         -> (Entry, OpenReply)
-    func read(_ inode: InodeNumber, handle: FuseHandle, offset: UInt64, size: Int) throws(Errno) -> [UInt8]
+    /// `handle` is nil on a mount that reads without opening.
+    func read(_ inode: InodeNumber, handle: FuseHandle?, offset: UInt64, size: Int) throws(Errno) -> [UInt8]
     /// Returns the number of bytes taken.
     func write(_ inode: InodeNumber, handle: FuseHandle, offset: UInt64, data: [UInt8], context: RequestContext)
         throws(Errno) -> Int
@@ -40,4 +53,9 @@ public protocol FileSystemOperations: AnyObject, Sendable {
 
     func openDirectory(_ inode: InodeNumber, context: RequestContext) throws(Errno) -> DirectoryListing
     func statistics() -> FileSystemStatistics
+}
+
+extension FileSystemOperations {
+    public func serve<Result>(_ body: () throws(Errno) -> Result) throws(Errno) -> Result { try body() }
+    public func attach(_ kernelCache: KernelCache) {}
 }

@@ -21,6 +21,13 @@ public struct MountConfiguration: Sendable {
     /// Most requests served at once: each blocks a libfuse worker thread
     /// while it waits for the backend, so slow backends need many.
     public var maximumThreads = 64
+    /// Files are read without OPEN, FLUSH and RELEASE (libfuse's no-open,
+    /// mount-wide): a cached read never reaches the file system, reads come
+    /// without a handle, and the kernel keeps file pages until the file
+    /// system drops them through `KernelCache`. Only for mounts where no
+    /// file needs per-open state or a flush, such as read-only ones. Kernels
+    /// without no-open support get ordinary opens.
+    public var readsWithoutOpen = false
     /// Extra `-o` options for the kernel, as `name` or `name=value`.
     public var extraOptions: [String] = []
 
@@ -40,6 +47,7 @@ public struct MountConfiguration: Sendable {
 public final class FuseSession: Sendable {
     private let session: SessionPointer
     private let dispatcher: Dispatcher
+    private let kernelCache: KernelCache
     private let mountpoint: String
     private let configuration: MountConfiguration
     private let logger: Logger
@@ -50,7 +58,8 @@ public final class FuseSession: Sendable {
         logger: Logger
     ) throws(MountError) {
         FuseLog.route(to: logger)
-        let dispatcher = Dispatcher(operations: operations, logger: logger)
+        let dispatcher = Dispatcher(
+            operations: operations, logger: logger, readsWithoutOpen: configuration.readsWithoutOpen)
         let arguments = ["infisicalfs", "-o", configuration.optionString]
         let created: OpaquePointer? = withCArguments(arguments) { args in
             var operationsTable = Dispatcher.operationsTable
@@ -63,11 +72,14 @@ public final class FuseSession: Sendable {
             fuse_session_destroy(created)
             throw MountError("the kernel refused to mount \(mountpoint)")
         }
-        self.session = SessionPointer(pointer: created)
+        let session = SessionPointer(pointer: created)
+        self.session = session
         self.dispatcher = dispatcher
+        self.kernelCache = KernelCache(session: session)
         self.mountpoint = mountpoint
         self.configuration = configuration
         self.logger = logger
+        operations.attach(kernelCache)
     }
 
     /// Blocks SIGINT, SIGTERM and SIGHUP in the calling thread and so in
@@ -113,7 +125,10 @@ public final class FuseSession: Sendable {
     /// Asks the loop to end; `run()` then unmounts and returns.
     public func exit() { fuse_session_exit(session.pointer) }
 
-    deinit { fuse_session_destroy(session.pointer) }
+    deinit {
+        kernelCache.detach()
+        fuse_session_destroy(session.pointer)
+    }
 }
 
 /// `struct fuse_session *`, which libfuse makes safe to use from any thread.

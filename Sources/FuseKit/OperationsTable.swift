@@ -7,8 +7,12 @@ extension Dispatcher {
     static let operationsTable: fuse_lowlevel_ops = {
         var ops = fuse_lowlevel_ops()
 
-        ops.`init` = { _, conn in
-            guard let conn else { return }
+        ops.`init` = { userdata, conn in
+            guard let conn, let userdata else { return }
+            let dispatcher = Unmanaged<Dispatcher>.fromOpaque(userdata).takeUnretainedValue()
+            // No-open is mount-wide: after the first ENOSYS to an OPEN the
+            // kernel opens files without asking and never sends RELEASE.
+            if conn.pointee.capable & UInt32(FUSE_CAP_NO_OPEN_SUPPORT) != 0 { dispatcher.kernelSupportsNoOpen() }
             // O_TRUNC arrives with open() instead of as a separate setattr, so
             // truncation and the new content commit together.
             if conn.pointee.capable & UInt32(FUSE_CAP_ATOMIC_O_TRUNC) != 0 {
@@ -27,10 +31,11 @@ extension Dispatcher {
 
         ops.lookup = { request, parent, name in
             respond(request) { () throws(Errno) -> Reply in
-                .entry(
-                    try from(request).operations.lookup(
-                        parent: InodeNumber(rawValue: parent), name: String(cString: name!),
-                        context: context(request)))
+                let entry = try from(request).operations.lookup(
+                    parent: InodeNumber(rawValue: parent), name: String(cString: name!), context: context(request))
+                // A negative entry not to be kept is just ENOENT.
+                if entry.isMissing, entry.entryTimeout <= 0 { throw .noSuchFileOrDirectory }
+                return .entry(entry)
             }
         }
 
@@ -103,6 +108,8 @@ extension Dispatcher {
         }
 
         ops.open = { request, inode, info in
+            // ENOSYS tells the kernel to stop sending OPEN (and RELEASE) for good.
+            if from(request).skipsOpen { return send(.error(.notImplemented), to: request) }
             respond(request) { () throws(Errno) -> Reply in
                 .open(
                     try from(request).operations.open(
@@ -122,10 +129,11 @@ extension Dispatcher {
 
         ops.read = { request, inode, size, offset, info in
             respond(request) { () throws(Errno) -> Reply in
-                .data(
-                    try from(request).operations.read(
-                        InodeNumber(rawValue: inode), handle: FuseHandle(rawValue: info!.pointee.fh),
-                        offset: UInt64(max(0, offset)), size: size))
+                let dispatcher = from(request)
+                let handle = dispatcher.skipsOpen ? nil : FuseHandle(rawValue: info!.pointee.fh)
+                return .data(
+                    try dispatcher.operations.read(
+                        InodeNumber(rawValue: inode), handle: handle, offset: UInt64(max(0, offset)), size: size))
             }
         }
 
@@ -140,6 +148,9 @@ extension Dispatcher {
         }
 
         ops.flush = { request, inode, info in
+            // Files opened without OPEN have nothing to flush; ENOSYS stops
+            // FLUSH for the whole mount, so close() costs no round trip.
+            if from(request).skipsOpen { return send(.error(.notImplemented), to: request) }
             respond(request) { () throws(Errno) -> Reply in
                 try from(request).operations.flush(
                     InodeNumber(rawValue: inode), handle: FuseHandle(rawValue: info!.pointee.fh),

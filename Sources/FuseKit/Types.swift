@@ -66,6 +66,19 @@ public struct Entry: Sendable {
         self.entryTimeout = entryTimeout
         self.attributeTimeout = attributeTimeout
     }
+
+    /// The name does not exist, and the kernel may remember that for
+    /// `timeout` seconds instead of asking again (a negative entry; no
+    /// `forget` follows). A timeout of 0 is a plain ENOENT.
+    public static func missing(cachedFor timeout: Double) -> Entry {
+        let nothing = FileAttributes(
+            inode: InodeNumber(rawValue: 0), type: .regular, permissions: 0, size: 0, linkCount: 0, uid: 0, gid: 0,
+            modified: Date(timeIntervalSince1970: 0))
+        return Entry(attributes: nothing, entryTimeout: timeout, attributeTimeout: 0)
+    }
+
+    /// Whether this is a negative entry (see `missing(cachedFor:)`).
+    public var isMissing: Bool { attributes.inode.rawValue == 0 }
 }
 
 /// Who asked: the calling process's credentials.

@@ -19,10 +19,12 @@ struct Endpoint {
 
 /// Sends Infisical calls: the base URL, the token, the error mapping, and
 /// the retries (a new token once after 401/403 TokenError; 429 after its
-/// Retry-After while the call's deadline allows).
+/// Retry-After while the deadline allows). Every exchange is bounded by
+/// `timeout` and by what is left of the operation's `Deadline`.
 final class APIClient: Sendable {
     let baseURL: String
     let transport: any HTTPTransport
+    /// Seconds one HTTP exchange may take at most, connection included.
     let timeout: Double
     let logger: Logger
     let tokens: TokenManager
@@ -57,7 +59,9 @@ final class APIClient: Sendable {
 
     /// The raw 2xx response, after the retries; a failure is logged once.
     private func perform(_ endpoint: Endpoint) throws(BackendError) -> HTTPResponse {
-        let deadline = Date().addingTimeInterval(timeout * 2)
+        // Outside a file operation (the login check at mount time), the
+        // retries of one call get twice the exchange timeout.
+        let deadline = Deadline.end ?? Date().addingTimeInterval(timeout * 2)
         var renewedToken = false
         var rateLimitRetries = 0
         while true {
@@ -74,6 +78,7 @@ final class APIClient: Sendable {
                 continue
             }
             if response.status == 429, rateLimitRetries < 3 {
+                // Jitter, so that clients told the same Retry-After do not all come back at once.
                 let wait = Self.retryAfter(response, body: body) * Double.random(in: 1.0...1.2)
                 if Date().addingTimeInterval(wait) < deadline {
                     rateLimitRetries += 1
@@ -99,15 +104,24 @@ final class APIClient: Sendable {
             headers.append(("Content-Type", "application/json"))
             body = JSON.encode(json)
         }
+        let seconds = Deadline.remaining(atMost: timeout)
+        guard seconds >= Self.shortestExchange else {
+            let failure = BackendError(.timedOut, "\(endpoint.logName): the operation's deadline has passed")
+            logger.warning(failure.reason)
+            throw failure
+        }
         do {
             return try transport.send(
-                HTTPRequest(method: endpoint.method, url: url, headers: headers, body: body, timeout: timeout))
+                HTTPRequest(method: endpoint.method, url: url, headers: headers, body: body, timeout: seconds))
         } catch {
             let failure = StatusMapping.error(error, route: endpoint.logName)
             logger.warning(failure.reason)
             throw failure
         }
     }
+
+    /// Below this many seconds left, an exchange is not started: it could not finish.
+    static let shortestExchange: Double = 0.05
 
     /// Seconds to wait after a 429: the Retry-After header, else the N of
     /// "try again in N seconds", else 1.
@@ -158,7 +172,10 @@ final class TokenManager: Sendable {
 
     func token(using client: APIClient) throws(BackendError) -> String {
         if let token = current.withLock({ $0 }), !needsRefresh(token) { return token.value }
-        refreshing.lock()
+        // Waiting for another thread's refresh counts against this operation's deadline too.
+        guard refreshing.lock(before: Deadline.end ?? .distantFuture) else {
+            throw BackendError(.timedOut, "the operation's deadline passed while waiting for a login")
+        }
         defer { refreshing.unlock() }
         if let token = current.withLock({ $0 }), !needsRefresh(token) { return token.value }
         let fresh = try refresh(current.withLock { $0 }, using: client)
@@ -197,7 +214,8 @@ final class TokenManager: Sendable {
             }
         }
         // A fresh login: the cloud methods fetch, read or sign their proof again.
-        let login = CloudLogin(transport: client.transport, cloudTimeout: min(client.timeout, 5))
+        let cloudTimeout = max(APIClient.shortestExchange, min(Deadline.remaining(atMost: client.timeout), 5))
+        let login = CloudLogin(transport: client.transport, cloudTimeout: cloudTimeout)
         let response = try client.send(try login.endpoint(for: credentials), as: LoginResponse.self)
         logger.info("logged in with \(credentials.methodName)")
         return Self.token(from: response)

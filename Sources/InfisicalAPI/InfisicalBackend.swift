@@ -8,7 +8,8 @@ public struct InfisicalConfiguration: Sendable {
     /// The base URL, e.g. `https://app.infisical.com`; a trailing `/` is tolerated.
     public var siteURL: String
     public var credentials: Credentials
-    /// Seconds one HTTP call may take, connection included.
+    /// Seconds one HTTP call may take, connection included. Calls made
+    /// inside a file operation are also bounded by its `Deadline`.
     public var requestTimeout: Double = 10
 
     public static let defaultSiteURL = "https://app.infisical.com"
@@ -285,15 +286,17 @@ public final class InfisicalBackend: SecretBackend {
 }
 
 /// A blocking call run on another thread while the caller does something
-/// else; `result()` waits for it (it ends by its own HTTP deadline).
+/// else; `result()` waits for it (it ends by the caller's deadline, which
+/// it carries over to its thread).
 private final class BackgroundCall<Value: Sendable>: @unchecked Sendable {
     // The semaphore orders the write of `outcome` before its read.
     private let done = DispatchSemaphore(value: 0)
     private var outcome: Result<Value, BackendError>?
 
     init(_ body: @escaping @Sendable () throws(BackendError) -> Value) {
+        let deadline = Deadline.end
         DispatchQueue.global().async {
-            self.outcome = Result(catching: body)
+            self.outcome = Deadline.at(deadline) { Result(catching: body) }
             self.done.signal()
         }
     }

@@ -14,6 +14,14 @@ public struct FileSystemOptions: Sendable {
     public var kernelCacheTimeout: Double = 1
     /// Projects shown at the root (IDs or slugs); empty shows every project.
     public var projects: [String] = []
+    /// Seconds within which every operation answers, however slow the
+    /// backend: what is left of it bounds each backend call (`Deadline`).
+    public var operationTimeout: Double = 10
+    /// Files are read without being opened (the mount's
+    /// `readsWithoutOpen`): reads come without a handle, so nothing may
+    /// depend on per-open state, and `/.crypto`, which does, is left out.
+    /// Only for read-only mounts.
+    public var readsWithoutOpen = false
 
     public init(uid: UInt32, gid: UInt32) {
         self.uid = uid

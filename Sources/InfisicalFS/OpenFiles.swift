@@ -45,7 +45,7 @@ extension SecretsFileSystem {
             // A snapshot: every read of this open sees one version of the value.
             let secret = try fetch(name, in: location)
             content = Array(secret.value.utf8)
-            version = "\(secret.version) \(secret.updatedAt.timeIntervalSince1970) \(content.count)"
+            version = pageVersion(of: secret)
         }
         var file = OpenFile(inode: inode, flags: flags, content: content, dirty: flags.truncate, isNew: false)
         file.restoresLineBreak =
@@ -103,7 +103,8 @@ extension SecretsFileSystem {
         return (entry, OpenReply(handle: register(file)))
     }
 
-    public func read(_ inode: InodeNumber, handle: FuseHandle, offset: UInt64, size: Int) throws(Errno) -> [UInt8] {
+    public func read(_ inode: InodeNumber, handle: FuseHandle?, offset: UInt64, size: Int) throws(Errno) -> [UInt8] {
+        guard let handle else { return try readWithoutOpen(inode, offset: offset, size: size) }
         if isCryptoHandle(handle) { return try readCrypto(handle, offset: offset, size: size) }
         return try withOpenFile(handle) { file throws(Errno) in
             guard file.flags.reads else { throw .badFileDescriptor }
@@ -111,6 +112,21 @@ extension SecretsFileSystem {
             let start = Int(offset)
             return Array(file.content[start..<min(file.content.count, start + size)])
         }
+    }
+
+    /// A read on a mount that reads without opening: the value as the cache
+    /// has it now. The kernel keeps the pages until `dropPagesIfChanged`
+    /// sees another version.
+    func readWithoutOpen(_ inode: InodeNumber, offset: UInt64, size: Int) throws(Errno) -> [UInt8] {
+        guard case .secret(let location, let name) = try node(inode) else { throw .isDirectory }
+        let secret = try fetch(name, in: location)
+        let version = pageVersion(of: secret)
+        state.withLock { $0.pageVersions[inode.rawValue] = version }
+        let content = secret.value.utf8
+        guard offset < UInt64(content.count) else { return [] }
+        let start = content.index(content.startIndex, offsetBy: Int(offset))
+        let end = content.index(start, offsetBy: min(size, content.count - Int(offset)))
+        return Array(content[start..<end])
     }
 
     public func write(

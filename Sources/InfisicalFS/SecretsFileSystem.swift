@@ -14,6 +14,8 @@ public final class SecretsFileSystem: FileSystemOperations {
     let state = Mutex(State())
     /// The time `/.crypto` answers expire by; tests move it.
     let clock: @Sendable () -> Date
+    /// Drops what the kernel caches; detached until the mount exists.
+    let kernelCache = Mutex(KernelCache.detached)
 
     struct State: Sendable {
         var inodes = InodeTable()
@@ -40,10 +42,30 @@ public final class SecretsFileSystem: FileSystemOperations {
         self.clock = clock
     }
 
+    // MARK: Requests
+
+    /// Every operation answers within `operationTimeout`: backend calls
+    /// made for it share one deadline.
+    public func serve<Result>(_ body: () throws(Errno) -> Result) throws(Errno) -> Result {
+        try Deadline.within(options.operationTimeout, body)
+    }
+
+    public func attach(_ kernelCache: KernelCache) {
+        self.kernelCache.withLock { $0 = kernelCache }
+    }
+
     // MARK: Names and attributes
 
     public func lookup(parent: InodeNumber, name: String, context: RequestContext) throws(Errno) -> Entry {
-        let node = try child(named: name, of: try node(parent))
+        let parentNode = try node(parent)
+        let node: Node
+        do {
+            node = try child(named: name, of: parentNode)
+        } catch .noSuchFileOrDirectory {
+            // The kernel may remember the miss as long as what said so stays
+            // fresh: shells probing for files do not ask again each time.
+            return .missing(cachedFor: negativeTimeout(in: parentNode))
+        }
         let attributes = try attributes(of: node, inode: nil)
         return entry(for: node, attributes: attributes)
     }
@@ -278,6 +300,39 @@ public final class SecretsFileSystem: FileSystemOperations {
         return cache.freshness(of: location)
     }
 
+    /// How long the kernel may remember that a name is missing from `parent`.
+    func negativeTimeout(in parent: Node) -> Double {
+        switch parent {
+        case .folder(let location):
+            guard let cache = backend as? CachingBackend else { return 0 }
+            return cache.freshness(of: location)
+        case .root, .project, .crypto:
+            return options.kernelCacheTimeout
+        case .secret, .cryptoFile:
+            return 0
+        }
+    }
+
+    /// The version of a value as the kernel's page cache would hold it.
+    func pageVersion(of secret: Secret) -> String {
+        "\(secret.version) \(secret.updatedAt.timeIntervalSince1970) \(secret.value.utf8.count)"
+    }
+
+    /// When the kernel may hold pages of another version of `inode`'s value
+    /// (found changed on a lookup or stat after the cache refetched it),
+    /// tells the kernel to drop them, so the next read asks again. Never
+    /// from a `read` of the same inode (see `KernelCache`).
+    func dropPagesIfChanged(_ inode: InodeNumber, current version: String) {
+        let changed = state.withLock { state -> Bool in
+            guard let held = state.pageVersions[inode.rawValue], held != version else { return false }
+            state.pageVersions[inode.rawValue] = nil
+            return true
+        }
+        guard changed else { return }
+        logger.debug("value of \(inode) changed: dropping the kernel's cached pages")
+        kernelCache.withLock { $0 }.invalidateContent(of: inode)
+    }
+
     func node(_ inode: InodeNumber) throws(Errno) -> Node {
         guard let node = state.withLock({ $0.inodes.node(inode) }) else { throw .noSuchFileOrDirectory }
         return node
@@ -293,7 +348,7 @@ public final class SecretsFileSystem: FileSystemOperations {
     /// Resolves one name in a directory.
     func child(named name: String, of parent: Node) throws(Errno) -> Node {
         switch parent {
-        case .root where name == Node.cryptoName:
+        case .root where name == Node.cryptoName && !options.readsWithoutOpen:
             return .crypto
         case .root:
             let project = try call("lookup /\(name)", quietWhenMissing: true) { try backend.project(name) }
@@ -323,7 +378,8 @@ public final class SecretsFileSystem: FileSystemOperations {
         switch node {
         case .root:
             let projects = try call("ls /") { try backend.listProjects() }
-            return [(Node.cryptoName, .crypto)] + projects.filter(isShown).map { ($0.slug, .project(id: $0.id)) }
+            let shown = projects.filter(isShown).map { ($0.slug, Node.project(id: $0.id)) }
+            return options.readsWithoutOpen ? shown : [(Node.cryptoName, .crypto)] + shown
         case .project(let id):
             let project = try call("ls /\(id)") { try backend.project(id) }
             return project.environments.map {
@@ -378,6 +434,9 @@ public final class SecretsFileSystem: FileSystemOperations {
                 return fileAttributes(number, size: size, modified: Date())
             }
             let secret = try fetch(name, in: location)
+            if let known = inode ?? state.withLock({ $0.inodes.inode(of: node) }) {
+                dropPagesIfChanged(known, current: pageVersion(of: secret))
+            }
             return fileAttributes(number, size: UInt64(secret.size), modified: secret.updatedAt)
         }
     }

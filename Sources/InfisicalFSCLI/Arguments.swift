@@ -21,6 +21,11 @@ public struct MountRequest: Sendable, Equatable {
     public var siteURL: String?
     public var localStore: String?
     public var cacheTTL = 300
+    /// Seconds within which every file operation answers (`-o timeout=`).
+    public var timeout: Double = 10
+    /// Seconds after it expired that a cached entry may still be served
+    /// while Infisical cannot be reached (`-o max_stale=`).
+    public var maxStale = 86_400
     public var readOnly = false
     public var allowOther = false
     public var uid: UInt32?
@@ -199,7 +204,7 @@ public enum ArgumentParser {
 
 /// One mount option, in both its flag and its fstab spelling.
 enum Option: CaseIterable {
-    case backend, siteURL, localStore, cacheTTL, readOnly, allowOther, uid, gid, umask, project, foreground
+    case backend, siteURL, localStore, cacheTTL, timeout, maxStale, readOnly, allowOther, uid, gid, umask, project, foreground
     case credentialsFile, keepNewline, logLevel, readyPipe
 
     init?(flag: String) {
@@ -218,6 +223,8 @@ enum Option: CaseIterable {
         case .siteURL: ["--site-url"]
         case .localStore: ["--local-store"]
         case .cacheTTL: ["--cache-ttl"]
+        case .timeout: ["--timeout"]
+        case .maxStale: ["--max-stale"]
         case .readOnly: ["--read-only", "-r"]
         case .allowOther: ["--allow-other"]
         case .uid: ["--uid"]
@@ -238,6 +245,8 @@ enum Option: CaseIterable {
         case .siteURL: "site_url"
         case .localStore: "local_store"
         case .cacheTTL: "cache_ttl"
+        case .timeout: "timeout"
+        case .maxStale: "max_stale"
         case .readOnly: "ro"
         case .allowOther: "allow_other"
         case .uid: "uid"
@@ -280,6 +289,16 @@ enum Option: CaseIterable {
                 throw .usage("\(name) must be a whole number of seconds (0 disables the cache)")
             }
             request.cacheTTL = seconds
+        case .timeout:
+            guard let seconds = Double(value), seconds.isFinite, seconds >= 0.5, seconds <= 300 else {
+                throw .usage("\(name) must be a number of seconds from 0.5 to 300")
+            }
+            request.timeout = seconds
+        case .maxStale:
+            guard let seconds = Int(value), seconds >= 0 else {
+                throw .usage("\(name) must be a whole number of seconds (0 never serves an expired value)")
+            }
+            request.maxStale = seconds
         case .readOnly: request.readOnly = true
         case .allowOther: request.allowOther = true
         case .uid:

@@ -76,6 +76,9 @@ public enum InfisicalFSMain {
           --local-store PATH          local_store=  the local store (default
                                                     $XDG_DATA_HOME/infisicalfs/store.db)
           --cache-ttl SECONDS         cache_ttl=    read-through cache lifetime; 0 disables (300)
+          --timeout SECONDS           timeout=      every file operation answers within this (10)
+          --max-stale SECONDS         max_stale=    while Infisical is unreachable, serve cached
+                                                    values up to this long past expiry (86400)
           --read-only                 ro            refuse every change with EROFS
           --allow-other               allow_other   let other users in; the modes decide
           --uid N, --gid N            uid=, gid=    owner shown (default: the mounting user)

@@ -26,7 +26,9 @@ struct MountCommand {
         do throws(CommandFailure) {
             try checkMountpoint()
             let (backend, projects) = try openBackend(logger: logger)
-            let cache = CachingBackend(backend, ttl: TimeInterval(request.cacheTTL), logger: logger.named("cache"))
+            let cache = CachingBackend(
+                backend, ttl: TimeInterval(request.cacheTTL), maxStale: TimeInterval(request.maxStale),
+                logger: logger.named("cache"))
             // The login check listed the projects: the first lookups need not ask again.
             if let projects { cache.prime(projects: projects) }
             var options = FileSystemOptions(uid: request.uid ?? getuid(), gid: request.gid ?? getgid())
@@ -34,10 +36,15 @@ struct MountCommand {
             options.readOnly = request.readOnly
             options.keepNewline = request.keepNewline
             options.projects = request.projects
+            options.operationTimeout = request.timeout
+            // A read-only mount has nothing to commit and no per-open state
+            // (it has no /.crypto): cached reads need not reach the daemon.
+            options.readsWithoutOpen = request.readOnly
             let fileSystem = SecretsFileSystem(backend: cache, options: options, logger: logger.named("fs"))
             var configuration = MountConfiguration()
             configuration.allowOther = request.allowOther
             configuration.readOnly = request.readOnly
+            configuration.readsWithoutOpen = options.readsWithoutOpen
             let session: FuseSession
             do {
                 session = try FuseSession(
@@ -130,7 +137,8 @@ struct MountCommand {
             request.siteURL ?? values["INFISICAL_SITE_URL"].flatMap { $0.isEmpty ? nil : $0 }
             ?? InfisicalConfiguration.defaultSiteURL
         var configuration = InfisicalConfiguration(siteURL: siteURL, credentials: credentials)
-        configuration.requestTimeout = 6
+        // No single call may take longer than a whole operation.
+        configuration.requestTimeout = request.timeout
         let transport = CurlTransport(tls: TLSConfiguration.fromEnvironment(values), logger: logger.named("http"))
         let backend = InfisicalBackend(configuration: configuration, transport: transport, logger: logger)
         let projects: [Project]

@@ -6,7 +6,8 @@ import Synchronization
 /// secret of a folder; entries live `ttl`, and a refetch restarts the timer.
 /// Writes go through to the backend and then update the cache with what the
 /// backend stored. When the backend cannot be reached, expired entries are
-/// served instead of an error, with one log line.
+/// served instead of an error (for at most `maxStale` seconds after they
+/// expired), with one log line.
 public final class CachingBackend: SecretBackend {
     private struct Entry<Value: Sendable>: Sendable {
         let value: Value
@@ -16,6 +17,9 @@ public final class CachingBackend: SecretBackend {
     private struct State: Sendable {
         var projects: Entry<[Project]>?
         var projectsByReference: [String: Entry<Project>] = [:]
+        /// Project names the backend said do not exist, and when: a shell
+        /// probing the root for names does not ask again within the TTL.
+        var missingProjects: [String: Date] = [:]
         /// After a failure to reach the backend, reads that have a cached
         /// entry serve it without asking again until this time.
         var unreachableUntil: Date?
@@ -30,6 +34,7 @@ public final class CachingBackend: SecretBackend {
 
     private let backend: any SecretBackend
     private let ttl: TimeInterval
+    private let maxStale: TimeInterval
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let state = Mutex(State())
@@ -43,13 +48,16 @@ public final class CachingBackend: SecretBackend {
 
     /// - Parameters:
     ///   - ttl: seconds an entry stays fresh; 0 disables the cache.
+    ///   - maxStale: seconds after it expired that an entry may still be
+    ///     served while the backend cannot be reached; 0 never serves one.
     ///   - now: the clock, replaceable in tests.
     public init(
-        _ backend: any SecretBackend, ttl: TimeInterval, logger: Logger = .disabled,
-        now: @escaping @Sendable () -> Date = Date.init
+        _ backend: any SecretBackend, ttl: TimeInterval, maxStale: TimeInterval = .infinity,
+        logger: Logger = .disabled, now: @escaping @Sendable () -> Date = Date.init
     ) {
         self.backend = backend
         self.ttl = ttl
+        self.maxStale = maxStale
         self.logger = logger
         self.now = now
     }
@@ -73,8 +81,20 @@ public final class CachingBackend: SecretBackend {
         if ttl > 0, let project = try? listProjects().first(where: { $0.isNamed(reference) }) {
             return project
         }
-        let project = try cached(
-            \.projectsByReference[reference], fetch: { try backend.project(reference) }, what: "project \(reference)")
+        if let missingSince = state.withLock({ $0.missingProjects[reference] }), now().timeIntervalSince(missingSince) < ttl {
+            throw BackendError.notFound("no project '\(reference)'")
+        }
+        let project: Project
+        do {
+            project = try cached(
+                \.projectsByReference[reference], fetch: { try backend.project(reference) }, what: "project \(reference)")
+        } catch {
+            if ttl > 0, (error as? BackendError)?.kind == .notFound {
+                let stamp = now()
+                state.withLock { $0.missingProjects[reference] = stamp }
+            }
+            throw error
+        }
         // Known by its ID and its slug from now on.
         if ttl > 0, let entry = state.withLock({ $0.projectsByReference[reference] }) {
             state.withLock {
@@ -150,7 +170,12 @@ public final class CachingBackend: SecretBackend {
     }
 
     public func createProject(slug: String) throws -> Project {
-        defer { state.withLock { $0.projects = nil } }
+        defer {
+            state.withLock {
+                $0.projects = nil
+                $0.missingProjects = [:]
+            }
+        }
         return try backend.createProject(slug: slug)
     }
 
@@ -202,6 +227,12 @@ public final class CachingBackend: SecretBackend {
         return entry.value
     }
 
+    /// An expired entry that may still stand in while the backend is unreachable.
+    private func servableWhenStale<Value>(_ entry: Entry<Value>?) -> Entry<Value>? {
+        guard let entry, now().timeIntervalSince(entry.fetchedAt) < ttl + maxStale else { return nil }
+        return entry
+    }
+
     /// Serves a fresh entry, else fetches and stores (one fetch for all
     /// concurrent callers; `what` names the entry, uniquely); when the fetch fails because the backend is
     /// unreachable, serves the expired entry instead.
@@ -210,7 +241,7 @@ public final class CachingBackend: SecretBackend {
     ) throws -> Value {
         let (entry, unreachableUntil) = state.withLock { ($0[keyPath: slot], $0.unreachableUntil) }
         if let value = fresh(entry) { return value }
-        if let entry, let unreachableUntil, now() < unreachableUntil { return entry.value }
+        if let entry = servableWhenStale(entry), let unreachableUntil, now() < unreachableUntil { return entry.value }
         let (flight, leads) = flights.withLock { flights -> (Flight, Bool) in
             if let flight = flights[what] { return (flight, false) }
             let flight = Flight()
@@ -238,7 +269,7 @@ public final class CachingBackend: SecretBackend {
         } catch let error as BackendError where [.unavailable, .timedOut].contains(error.kind) {
             let until = now().addingTimeInterval(Self.unreachableBackoff)
             state.withLock { $0.unreachableUntil = until }
-            guard let entry else { throw error }
+            guard let entry = servableWhenStale(entry) else { throw error }
             logger.warning("serving cached \(what) fetched at \(entry.fetchedAt): \(error.reason)")
             return entry.value
         }
@@ -281,6 +312,7 @@ public final class CachingBackend: SecretBackend {
         state.withLock { state in
             state.projects = nil
             state.projectsByReference = [:]
+            state.missingProjects = [:]
             state.listings = state.listings.filter { $0.key.projectID != projectID }
             state.secrets = state.secrets.filter { $0.key.location.projectID != projectID }
         }

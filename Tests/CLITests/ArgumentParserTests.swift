@@ -46,9 +46,17 @@ struct ArgumentParserTests {
     }
 
     @Test func fstabOptionsMeanTheSame() throws {
-        let flags = try mount(["/m", "--read-only", "--allow-other", "--uid", "5", "--cache-ttl", "60", "--project", "x"])
-        let fstab = try mount(["/m", "-o", "ro,allow_other,uid=5,cache_ttl=60,project=x,_netdev,nofail,defaults"])
+        let flags = try mount([
+            "/m", "--read-only", "--allow-other", "--uid", "5", "--cache-ttl", "60", "--project", "x", "--timeout", "2.5",
+            "--max-stale", "600",
+        ])
+        let fstab = try mount([
+            "/m", "-o", "ro,allow_other,uid=5,cache_ttl=60,project=x,timeout=2.5,max_stale=600,_netdev,nofail,defaults",
+        ])
         #expect(flags == fstab)
+        #expect(fstab.timeout == 2.5 && fstab.maxStale == 600)
+        let defaults = try mount(["/m"])
+        #expect(defaults.timeout == 10 && defaults.maxStale == 86_400)
         let joined = try mount(["-oro,local_store=/s.db,keep_newline", "/m"])
         #expect(joined.readOnly && joined.keepNewline && joined.localStore == "/s.db")
     }
@@ -57,7 +65,8 @@ struct ArgumentParserTests {
         ["/m", "--cache-ttl", "-1"], ["/m", "--cache-ttl", "soon"], ["/m", "--umask", "999"], ["/m", "--uid", "me"],
         ["/m", "--backend", "s3"], ["/m", "--site-url", "ftp://x"], ["/m", "-o", "bogus"], ["/m", "-o", "uid"],
         ["/m", "-o", "ro=1"], ["/m", "--read-only=yes"], ["/m", "/n"], [], ["/m", "--cache-ttl"],
-        ["/m", "--client-secret", "s"],
+        ["/m", "--client-secret", "s"], ["/m", "--timeout", "0"], ["/m", "--timeout", "nan"], ["/m", "-o", "timeout=301"],
+        ["/m", "--max-stale", "-5"], ["/m", "-o", "max_stale=1.5"],
     ])
     func badArgumentsAreUsageErrors(arguments: [String]) {
         #expect(failure(["mount"] + arguments)?.code == .usage)

@@ -264,3 +264,44 @@ struct CredentialTests {
         #expect(values["INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET"] == "s=cret")
     }
 }
+
+@Suite("Calls bounded by the operation's deadline")
+struct DeadlineBoundTests {
+    @Test func eachExchangeGetsAtMostWhatIsLeft() throws {
+        let stub = StubTransport { request throws(HTTPError) in
+            request.path == "/api/v2/folders"
+                ? response(200, #"{"folders":[]}"#) : response(200, #"{"secrets":[],"imports":[]}"#)
+        }
+        _ = try Deadline.within(1.5) { try backend(stub).listFolder(location) }
+        // Both calls, the one on another thread included, were given the deadline, not the 10 s default.
+        #expect(stub.requests.count == 2)
+        for request in stub.requests { #expect(request.timeout <= 1.5 && request.timeout > 1, "\(request.path)") }
+        _ = try backend(stub).listFolder(location)
+        #expect(stub.requests.suffix(2).allSatisfy { $0.timeout == 10 })
+    }
+
+    @Test func nothingIsSentOnceTheDeadlineHasPassed() throws {
+        let stub = StubTransport { _ throws(HTTPError) in response(200, #"{"secret":\#(secretJSON("A", "v"))}"#) }
+        let error = #expect(throws: BackendError.self) {
+            try Deadline.within(0.01) { () throws in
+                usleep(30_000)
+                return try backend(stub).getSecret("A", in: location)
+            }
+        }
+        #expect(error?.kind == .timedOut)
+        #expect(stub.requests.isEmpty)
+    }
+
+    @Test func a429IsNotRetriedWhenItsWaitWouldPassTheDeadline() throws {
+        let stub = StubTransport { _ throws(HTTPError) in
+            HTTPResponse(status: 429, headers: ["retry-after": "2"], body: Array(#"{"message":"slow down"}"#.utf8))
+        }
+        let started = Date()
+        let error = #expect(throws: BackendError.self) {
+            try Deadline.within(1) { () throws in try backend(stub).getSecret("A", in: location) }
+        }
+        #expect(error?.kind == .rateLimited)
+        #expect(stub.requests.count == 1)
+        #expect(Date().timeIntervalSince(started) < 1)
+    }
+}

@@ -23,11 +23,14 @@ struct Harness {
 
     var dev: SecretLocation { SecretLocation(projectID: project.id, environment: "dev", path: .root) }
 
-    /// Walks a path from the root, as the kernel's lookups do.
+    /// Walks a path from the root, as the kernel's lookups do: a missing
+    /// name (a negative entry) is ENOENT.
     func inode(_ path: String) throws(Errno) -> InodeNumber {
         var inode = InodeNumber.root
         for name in path.split(separator: "/") {
-            inode = try fs.lookup(parent: inode, name: String(name), context: context).attributes.inode
+            let entry = try fs.lookup(parent: inode, name: String(name), context: context)
+            if entry.isMissing { throw .noSuchFileOrDirectory }
+            inode = entry.attributes.inode
         }
         return inode
     }

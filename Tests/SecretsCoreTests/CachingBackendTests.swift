@@ -84,6 +84,41 @@ struct CachingBackendTests {
         #expect(throws: BackendError.self) { try cache.listFolder(location) }
     }
 
+    @Test func expiredEntriesAreNotServedPastMaxStale() throws {
+        let clock = self.clock
+        let cache = CachingBackend(backend, ttl: 10, maxStale: 30, now: { clock.now })
+        _ = try cache.listFolder(location)
+        backend.failNext("listFolder", with: BackendError(.unavailable, "connection refused"))
+        clock.advance(39)  // expired 29 s ago: still within max_stale
+        #expect(try cache.listFolder(location).secret(named: "A")?.value == "a")
+        clock.advance(2)  // expired 31 s ago: the outage is now an error
+        #expect(throws: BackendError.self) { try cache.listFolder(location) }
+        let unreachableFor = CachingBackend.unreachableBackoff
+        clock.advance(unreachableFor + 1)
+        #expect(throws: BackendError.self) { try cache.listFolder(location) }
+    }
+
+    @Test func zeroMaxStaleNeverServesAnExpiredEntry() throws {
+        let clock = self.clock
+        let cache = CachingBackend(backend, ttl: 10, maxStale: 0, now: { clock.now })
+        _ = try cache.listFolder(location)
+        clock.advance(11)
+        backend.failNext("listFolder", with: BackendError(.timedOut, "no answer"))
+        #expect(throws: BackendError.self) { try cache.listFolder(location) }
+    }
+
+    @Test func aMissingProjectIsAskedForOncePerLifetime() throws {
+        let cache = cache(ttl: 10)
+        for _ in 0..<3 { #expect(throws: BackendError.self) { try cache.project("nope") } }
+        #expect(count("project") == 1)
+        clock.advance(11)
+        #expect(throws: BackendError.self) { try cache.project("nope") }
+        #expect(count("project") == 2)
+        // Made meanwhile (here, through the cache): found at once.
+        _ = try cache.createProject(slug: "nope")
+        #expect(try cache.project("nope").slug == "nope")
+    }
+
     @Test func concurrentMissesOfOneEntryMakeOneRequest() async throws {
         let cache = cache(ttl: 300)
         backend.setLatency(0.2)
