@@ -28,6 +28,16 @@ final class APIClient: Sendable {
     let timeout: Double
     let logger: Logger
     let tokens: TokenManager
+    /// Exchanges made, by route template, for `/.status`.
+    private let figures = Mutex<[String: RouteFigures]>([:])
+
+    struct RouteFigures: Sendable {
+        var calls = 0
+        var errors = 0
+        /// The last HTTP status, or nil when the last call got no answer.
+        var lastStatus: Int?
+        var lastCall: Date?
+    }
 
     init(
         siteURL: String, transport: any HTTPTransport, credentials: Credentials, timeout: Double,
@@ -111,13 +121,44 @@ final class APIClient: Sendable {
             throw failure
         }
         do {
-            return try transport.send(
+            let response = try transport.send(
                 HTTPRequest(method: endpoint.method, url: url, headers: headers, body: body, timeout: seconds))
+            record(endpoint, status: response.status)
+            return response
         } catch {
+            record(endpoint, status: nil)
             let failure = StatusMapping.error(error, route: endpoint.logName)
             logger.warning(failure.reason)
             throw failure
         }
+    }
+
+    private func record(_ endpoint: Endpoint, status: Int?) {
+        let now = Date()
+        figures.withLock { figures in
+            var route = figures[endpoint.logName, default: RouteFigures()]
+            route.calls += 1
+            if !(200..<300).contains(status ?? 0) { route.errors += 1 }
+            route.lastStatus = status
+            route.lastCall = now
+            figures[endpoint.logName] = route
+        }
+    }
+
+    /// Calls and errors, in total and by route ("GET /api/v3/secrets/raw").
+    var status: StatusValue {
+        let routes = figures.withLock { $0 }.sorted { $0.key < $1.key }
+        return .object([
+            ("calls", .integer(routes.reduce(0) { $0 + $1.value.calls })),
+            ("errors", .integer(routes.reduce(0) { $0 + $1.value.errors })),
+            ("by_route", .object(routes.map { route, figures in
+                (route, .object([
+                    ("calls", .integer(figures.calls)), ("errors", .integer(figures.errors)),
+                    ("last_status", figures.lastStatus.map(StatusValue.integer) ?? .null),
+                    ("last_call", .time(figures.lastCall)),
+                ]))
+            })),
+        ])
     }
 
     /// Below this many seconds left, an exchange is not started: it could not finish.
@@ -150,6 +191,8 @@ final class TokenManager: Sendable {
     let credentials: Credentials
     private let logger: Logger
     private let current = Mutex<Token?>(nil)
+    /// Why the last login or renewal failed, until one succeeds.
+    private let lastFailure = Mutex<(reason: String, at: Date)?>(nil)
     /// Serialises logins and renewals (held across their HTTP call, so that
     /// concurrent callers wait for one refresh instead of making several).
     private let refreshing = NSLock()
@@ -170,6 +213,28 @@ final class TokenManager: Sendable {
     /// When the current token expires, if known.
     var expiresAt: Date? { current.withLock { $0?.expiresAt } }
 
+    /// The login as `/.status` shows it: method, state, token times; never the token.
+    var status: StatusValue {
+        let token = current.withLock { $0 }
+        let failure = lastFailure.withLock { $0 }
+        let state: String
+        if let token, token.expiresAt.map({ $0 > Date() }) ?? true {
+            state = "logged in"
+        } else if failure != nil {
+            state = "failing"
+        } else {
+            state = token == nil ? "not logged in" : "token expired"
+        }
+        return .object([
+            ("method", .string(credentials.methodName)),
+            ("state", .string(state)),
+            ("token_obtained_at", .time(token?.obtainedAt)),
+            ("token_expires_at", .time(token?.expiresAt)),
+            ("last_failure", failure.map { .string($0.reason) } ?? .null),
+            ("last_failure_at", .time(failure?.at)),
+        ])
+    }
+
     func token(using client: APIClient) throws(BackendError) -> String {
         if let token = current.withLock({ $0 }), !needsRefresh(token) { return token.value }
         // Waiting for another thread's refresh counts against this operation's deadline too.
@@ -178,8 +243,15 @@ final class TokenManager: Sendable {
         }
         defer { refreshing.unlock() }
         if let token = current.withLock({ $0 }), !needsRefresh(token) { return token.value }
-        let fresh = try refresh(current.withLock { $0 }, using: client)
+        let fresh: Token
+        do {
+            fresh = try refresh(current.withLock { $0 }, using: client)
+        } catch {
+            lastFailure.withLock { $0 = (error.reason, Date()) }
+            throw error
+        }
         current.withLock { $0 = fresh }
+        lastFailure.withLock { $0 = nil }
         return fresh.value
     }
 

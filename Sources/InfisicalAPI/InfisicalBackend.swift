@@ -35,6 +35,15 @@ public final class InfisicalBackend: SecretBackend {
 
     public let capabilities = BackendCapabilities(managesProjects: false, renamesFolders: true)
 
+    public var status: StatusValue {
+        .object([
+            ("backend", .string("infisical")),
+            ("site_url", .string(client.baseURL)),
+            ("auth", client.tokens.status),
+            ("api", client.status),
+        ])
+    }
+
     /// Logs in (or checks the static token) and lists the reachable
     /// projects, so a mount fails before mounting when it cannot work.
     /// Returns the projects the identity can reach.

@@ -1,3 +1,5 @@
+public import SecretsCore
+
 /// How the tree is shown: owner, modes, caching and write rules.
 public struct FileSystemOptions: Sendable {
     /// Owner shown on every file and folder.
@@ -22,6 +24,8 @@ public struct FileSystemOptions: Sendable {
     /// depend on per-open state, and `/.crypto`, which does, is left out.
     /// Only for read-only mounts.
     public var readsWithoutOpen = false
+    /// Fields `/.status` shows first under "mount" (version, mountpoint).
+    public var statusLabels: [(String, StatusValue)] = []
 
     public init(uid: UInt32, gid: UInt32) {
         self.uid = uid

@@ -12,20 +12,26 @@ enum Node: Hashable, Sendable {
     /// `/.crypto`: on every backend, never asked of the backend.
     case crypto
     case cryptoFile(CryptoFile)
+    /// `/.status`: the mount's health report, made by the core.
+    case status
 
     /// The control folder's name at the root; not a slug, so no project can take it.
     static let cryptoName = ".crypto"
+    /// The health report's name at the root; not a slug either.
+    static let statusName = ".status"
 
     var isDirectory: Bool {
         switch self {
-        case .secret, .cryptoFile: false
+        case .secret, .cryptoFile, .status: false
         case .root, .project, .folder, .crypto: true
         }
     }
 
-    var isCrypto: Bool {
+    /// `/.crypto`, its files and `/.status`: made by the file system, never
+    /// asked of the backend, never renamed, removed or truncated.
+    var isControl: Bool {
         switch self {
-        case .crypto, .cryptoFile: true
+        case .crypto, .cryptoFile, .status: true
         case .root, .project, .folder, .secret: false
         }
     }
@@ -39,6 +45,7 @@ enum Node: Hashable, Sendable {
         case .secret(let location, let name): "/\(location)/\(name)"
         case .crypto: "/\(Node.cryptoName)"
         case .cryptoFile(let file): file.logPath
+        case .status: "/\(Node.statusName)"
         }
     }
 
@@ -54,7 +61,7 @@ enum Node: Hashable, Sendable {
         switch self {
         case .folder(let location): return rebase(location).map { .folder($0) }
         case .secret(let location, let name): return rebase(location).map { .secret($0, name: name) }
-        case .root, .project, .crypto, .cryptoFile: return nil
+        case .root, .project, .crypto, .cryptoFile, .status: return nil
         }
     }
 }

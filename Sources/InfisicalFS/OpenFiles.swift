@@ -32,6 +32,7 @@ extension SecretsFileSystem {
     public func open(_ inode: InodeNumber, flags: OpenFlags, context: RequestContext) throws(Errno) -> OpenReply {
         let node = try node(inode)
         if case .cryptoFile(let file) = node { return try openCrypto(file, flags: flags, context: context) }
+        if node == .status { return try openStatus(inode, flags: flags) }
         guard case .secret(let location, let name) = node else { throw .isDirectory }
         logger.debug("open \(node.logPath) \(flags.accessMode)\(flags.truncate ? " truncate" : "")\(flags.append ? " append" : "")")
         if flags.writes { try refuseIfReadOnly() }
@@ -118,7 +119,9 @@ extension SecretsFileSystem {
     /// has it now. The kernel keeps the pages until `dropPagesIfChanged`
     /// sees another version.
     func readWithoutOpen(_ inode: InodeNumber, offset: UInt64, size: Int) throws(Errno) -> [UInt8] {
-        guard case .secret(let location, let name) = try node(inode) else { throw .isDirectory }
+        let node = try node(inode)
+        if node == .status { return readStatusWithoutOpen(offset: offset, size: size) }
+        guard case .secret(let location, let name) = node else { throw .isDirectory }
         let secret = try fetch(name, in: location)
         let version = pageVersion(of: secret)
         state.withLock { $0.pageVersions[inode.rawValue] = version }

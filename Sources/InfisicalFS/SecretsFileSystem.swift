@@ -29,6 +29,10 @@ public final class SecretsFileSystem: FileSystemOperations {
         /// Open files of `/.crypto`; handles share one numbering with `openFiles`.
         var cryptoFiles: [UInt64: CryptoOpenFile] = [:]
         var cryptoResults = CryptoResults()
+        /// The latest `/.status` report and when it was made: reused for a
+        /// second, so the lookup, stat and reads of one `cat` see one report
+        /// of the size `stat` showed.
+        var statusSnapshot: (report: [UInt8], madeAt: Date)?
         var nextHandle: UInt64 = 1
     }
 
@@ -89,7 +93,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         // chmod, chown and touch succeed without changing them.
         if let size = changes.size {
             logger.debug("truncate \(node.logPath) to \(size)\(handle == nil ? "" : " (open file)")")
-            if node.isCrypto { throw .notPermitted }
+            if node.isControl { throw .notPermitted }
             guard case .secret(let location, let name) = node else { throw .isDirectory }
             try refuseIfReadOnly()
             guard size <= UInt64(SecretValue.maximumBytes) else { throw .fileTooLarge }
@@ -172,7 +176,7 @@ public final class SecretsFileSystem: FileSystemOperations {
             if try listing(of: location).secret(named: name) != nil { throw .fileExists }
             try call("mkdir \(parentNode.logPath)/\(name)") { try backend.createFolder(name, in: location) }
             created = .folder(location.appending(name))
-        case .secret, .cryptoFile:
+        case .secret, .cryptoFile, .status:
             throw .notDirectory
         }
         return entry(for: created, attributes: try attributes(of: created, inode: nil))
@@ -187,7 +191,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         switch target {
         case .crypto, .cryptoFile:
             throw .notPermitted
-        case .root, .secret:
+        case .root, .secret, .status:
             throw .notDirectory
         case .project(let id):
             try call(what) { try backend.deleteProject(id: id) }
@@ -213,7 +217,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         let parentNode = try node(parent)
         if parentNode == .crypto { throw .notPermitted }
         let target = try child(named: name, of: parentNode)
-        if target.isCrypto { throw .notPermitted }
+        if target.isControl { throw .notPermitted }
         guard case .secret(let location, _) = target else { throw .isDirectory }
         if !isPending(target) {
             try call("rm \(target.logPath)") { try backend.deleteSecret(name, in: location) }
@@ -233,7 +237,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         if sourceParent == .crypto || targetParent == .crypto { throw .notPermitted }
         if targetParent == .root, newName == Node.cryptoName { throw .notPermitted }
         let source = try child(named: name, of: sourceParent)
-        if source.isCrypto { throw .notPermitted }
+        if source.isControl { throw .notPermitted }
         let existing: Node?
         do {
             existing = try child(named: newName, of: targetParent)
@@ -294,6 +298,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         switch node {
         case .secret(let parent, _): location = parent
         case .folder(let folder) where !folder.path.isRoot: location = folder.parent!
+        case .status: return 0  // its size changes with every report
         default: return options.kernelCacheTimeout
         }
         guard let cache = backend as? CachingBackend else { return options.kernelCacheTimeout }
@@ -308,7 +313,7 @@ public final class SecretsFileSystem: FileSystemOperations {
             return cache.freshness(of: location)
         case .root, .project, .crypto:
             return options.kernelCacheTimeout
-        case .secret, .cryptoFile:
+        case .secret, .cryptoFile, .status:
             return 0
         }
     }
@@ -350,6 +355,8 @@ public final class SecretsFileSystem: FileSystemOperations {
         switch parent {
         case .root where name == Node.cryptoName && !options.readsWithoutOpen:
             return .crypto
+        case .root where name == Node.statusName:
+            return .status
         case .root:
             let project = try call("lookup /\(name)", quietWhenMissing: true) { try backend.project(name) }
             guard isShown(project) else { throw .noSuchFileOrDirectory }
@@ -367,7 +374,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         case .crypto:
             guard let file = CryptoFile(rawValue: name) else { throw .noSuchFileOrDirectory }
             return .cryptoFile(file)
-        case .secret, .cryptoFile:
+        case .secret, .cryptoFile, .status:
             throw .notDirectory
         }
     }
@@ -379,7 +386,8 @@ public final class SecretsFileSystem: FileSystemOperations {
         case .root:
             let projects = try call("ls /") { try backend.listProjects() }
             let shown = projects.filter(isShown).map { ($0.slug, Node.project(id: $0.id)) }
-            return options.readsWithoutOpen ? shown : [(Node.cryptoName, .crypto)] + shown
+            let control: [(String, Node)] = options.readsWithoutOpen ? [] : [(Node.cryptoName, .crypto)]
+            return control + [(Node.statusName, .status)] + shown
         case .project(let id):
             let project = try call("ls /\(id)") { try backend.project(id) }
             return project.environments.map {
@@ -400,7 +408,7 @@ public final class SecretsFileSystem: FileSystemOperations {
             return result
         case .crypto:
             return CryptoFile.allCases.map { ($0.rawValue, .cryptoFile($0)) }
-        case .secret, .cryptoFile:
+        case .secret, .cryptoFile, .status:
             throw .notDirectory
         }
     }
@@ -413,6 +421,8 @@ public final class SecretsFileSystem: FileSystemOperations {
         case .cryptoFile:
             // Size 0: what a read returns differs per open and per user.
             return fileAttributes(number, size: 0, modified: mountedAt)
+        case .status:
+            return statusAttributes(number, known: inode)
         case .project(let id):
             _ = try call("stat /\(id)") { try backend.project(id) }
             return directoryAttributes(number)

@@ -37,6 +37,10 @@ struct MountCommand {
             options.keepNewline = request.keepNewline
             options.projects = request.projects
             options.operationTimeout = request.timeout
+            options.statusLabels = [
+                ("version", .string(InfisicalFSMain.version)), ("mountpoint", .string(request.mountpoint)),
+                ("pid", .integer(Int(getpid()))),
+            ]
             // A read-only mount has nothing to commit and no per-open state
             // (it has no /.crypto): cached reads need not reach the daemon.
             options.readsWithoutOpen = request.readOnly

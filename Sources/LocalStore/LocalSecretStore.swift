@@ -37,6 +37,10 @@ public final class LocalSecretStore: SecretBackend {
         logger.info("\(created ? "created" : "opened") local store \(path)")
     }
 
+    public var status: StatusValue {
+        .object([("backend", .string("local")), ("store", .string(path))])
+    }
+
     private static func configure(_ connection: Database, path: String) throws {
         // The busy timeout first, so the statements below wait for other processes.
         try connection.execute("PRAGMA busy_timeout = 5000")

@@ -25,6 +25,19 @@ public final class CachingBackend: SecretBackend {
         var unreachableUntil: Date?
         var listings: [SecretLocation: Entry<FolderListing>] = [:]
         var secrets: [SecretKey: Entry<Secret>] = [:]
+        var figures = Figures()
+    }
+
+    /// What `/.status` shows of the cache.
+    private struct Figures: Sendable {
+        /// Reads answered from a fresh entry.
+        var hits = 0
+        /// Reads that found no fresh entry (and asked, or waited for a fetch).
+        var misses = 0
+        /// Expired entries served because the backend could not be reached.
+        var staleServed = 0
+        var lastRefresh: Date?
+        var lastFailure: Date?
     }
 
     private struct SecretKey: Hashable, Sendable {
@@ -74,6 +87,7 @@ public final class CachingBackend: SecretBackend {
         if let projects = fresh(state.withLock { $0.projects }),
             let project = projects.first(where: { $0.isNamed(reference) })
         {
+            count(\.hits)
             return project
         }
         // One listing of the projects answers every name, by ID or slug, in
@@ -82,6 +96,7 @@ public final class CachingBackend: SecretBackend {
             return project
         }
         if let missingSince = state.withLock({ $0.missingProjects[reference] }), now().timeIntervalSince(missingSince) < ttl {
+            count(\.hits)
             throw BackendError.notFound("no project '\(reference)'")
         }
         let project: Project
@@ -112,6 +127,7 @@ public final class CachingBackend: SecretBackend {
     public func getSecret(_ name: String, in location: SecretLocation) throws -> Secret {
         let key = SecretKey(location: location, name: name)
         if let listing = fresh(state.withLock({ $0.listings[location] })) {
+            count(\.hits)
             guard let secret = listing.secret(named: name) else {
                 throw BackendError.notFound("no secret '\(name)' in \(location)")
             }
@@ -215,6 +231,33 @@ public final class CachingBackend: SecretBackend {
         state.withLock { $0.projects = entry }
     }
 
+    /// The backend's status with the cache's figures added.
+    public var status: StatusValue {
+        let (figures, counts, unreachableUntil) = state.withLock { state in
+            (
+                state.figures,
+                (projects: state.projectsByReference.count + (state.projects?.value.count ?? 0),
+                 folders: state.listings.count, secrets: state.secrets.count + state.listings.values.reduce(0) { $0 + $1.value.secrets.count }),
+                state.unreachableUntil
+            )
+        }
+        let cache = StatusValue.object([
+            ("ttl_seconds", .integer(Int(ttl))),
+            ("max_stale_seconds", maxStale.isFinite ? .integer(Int(maxStale)) : .null),
+            ("entries", .object([
+                ("projects", .integer(counts.projects)), ("folders", .integer(counts.folders)),
+                ("secrets", .integer(counts.secrets)),
+            ])),
+            ("hits", .integer(figures.hits)),
+            ("misses", .integer(figures.misses)),
+            ("stale_served", .integer(figures.staleServed)),
+            ("last_refresh", .time(figures.lastRefresh)),
+            ("last_unreachable", .time(figures.lastFailure)),
+            ("serving_cached_until", .time(unreachableUntil.flatMap { $0 > now() ? $0 : nil })),
+        ])
+        return .object(backend.status.fields + [("cache", cache)])
+    }
+
     /// Drops every entry, so the next read asks the backend.
     public func invalidateAll() {
         state.withLock { $0 = State() }
@@ -240,8 +283,15 @@ public final class CachingBackend: SecretBackend {
         _ slot: WritableKeyPath<State, Entry<Value>?>, fetch: () throws -> Value, what: String
     ) throws -> Value {
         let (entry, unreachableUntil) = state.withLock { ($0[keyPath: slot], $0.unreachableUntil) }
-        if let value = fresh(entry) { return value }
-        if let entry = servableWhenStale(entry), let unreachableUntil, now() < unreachableUntil { return entry.value }
+        if let value = fresh(entry) {
+            count(\.hits)
+            return value
+        }
+        count(\.misses)
+        if let entry = servableWhenStale(entry), let unreachableUntil, now() < unreachableUntil {
+            count(\.staleServed)
+            return entry.value
+        }
         let (flight, leads) = flights.withLock { flights -> (Flight, Bool) in
             if let flight = flights[what] { return (flight, false) }
             let flight = Flight()
@@ -261,18 +311,27 @@ public final class CachingBackend: SecretBackend {
     ) throws -> Value {
         do {
             let value = try fetch()
-            if ttl > 0 {
-                let stored = Entry(value: value, fetchedAt: now())
-                state.withLock { $0[keyPath: slot] = stored }
+            let stamp = now()
+            state.withLock { state in
+                if ttl > 0 { state[keyPath: slot] = Entry(value: value, fetchedAt: stamp) }
+                state.figures.lastRefresh = stamp
             }
             return value
         } catch let error as BackendError where [.unavailable, .timedOut].contains(error.kind) {
-            let until = now().addingTimeInterval(Self.unreachableBackoff)
-            state.withLock { $0.unreachableUntil = until }
+            let stamp = now()
+            state.withLock { state in
+                state.unreachableUntil = stamp.addingTimeInterval(Self.unreachableBackoff)
+                state.figures.lastFailure = stamp
+            }
             guard let entry = servableWhenStale(entry) else { throw error }
+            count(\.staleServed)
             logger.warning("serving cached \(what) fetched at \(entry.fetchedAt): \(error.reason)")
             return entry.value
         }
+    }
+
+    private func count(_ figure: WritableKeyPath<Figures, Int>) {
+        state.withLock { $0.figures[keyPath: figure] += 1 }
     }
 
     private func remember(_ secret: Secret, in location: SecretLocation) {

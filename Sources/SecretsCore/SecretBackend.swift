@@ -9,6 +9,10 @@ public protocol SecretBackend: Sendable {
     /// What this backend can do beyond Infisical's secrets and folders.
     var capabilities: BackendCapabilities { get }
 
+    /// The backend's part of `/.status`, an object: what it is, its login,
+    /// its calls. Never a value or a credential. Empty by default.
+    var status: StatusValue { get }
+
     /// Projects the identity can reach.
     func listProjects() throws -> [Project]
 
@@ -88,6 +92,8 @@ extension SecretBackend {
     public func renameFolder(_ name: String, in parent: SecretLocation, to newName: String) throws {
         throw BackendError(.notSupported, "this backend cannot rename folders")
     }
+
+    public var status: StatusValue { .object([]) }
 
     public func createProject(slug: String) throws -> Project {
         throw BackendError(.notSupported, "projects are created in Infisical, not through the file system")

@@ -305,3 +305,44 @@ struct DeadlineBoundTests {
         #expect(Date().timeIntervalSince(started) < 1)
     }
 }
+
+@Suite("The backend's part of /.status")
+struct BackendStatusTests {
+    @Test func callsAndErrorsByRouteAndTheLoginWithoutTheToken() throws {
+        let stub = StubTransport { request throws(HTTPError) in
+            switch request.path {
+            case "/api/v1/auth/universal-auth/login":
+                return response(200, #"{"accessToken":"tok-SECRET","expiresIn":7200,"accessTokenMaxTTL":7200,"tokenType":"Bearer"}"#)
+            case "/api/v2/folders": return response(200, #"{"folders":[]}"#)
+            default: return errorBody(404, "NotFound", "Secret not found")
+            }
+        }
+        let infisical = backend(stub, credentials: .universalAuth(clientID: "id", clientSecret: "CLIENT-SECRET"))
+        #expect(throws: BackendError.self) { try infisical.getSecret("A", in: location) }
+        let status = infisical.status.json()
+        #expect(!status.contains("tok-SECRET") && !status.contains("CLIENT-SECRET"))
+        let parsed = try #require(try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])
+        #expect(parsed["backend"] as? String == "infisical")
+        #expect(parsed["site_url"] as? String == "http://infisical.test")
+        let auth = try #require(parsed["auth"] as? [String: Any])
+        #expect(auth["state"] as? String == "logged in")
+        #expect(auth["token_expires_at"] is String)
+        let api = try #require(parsed["api"] as? [String: Any])
+        #expect(api["calls"] as? Int == 3)  // login, shared, personal
+        #expect(api["errors"] as? Int == 2)
+        let routes = try #require(api["by_route"] as? [String: [String: Any]])
+        #expect(routes["GET /api/v3/secrets/raw/{secretName}"]?["calls"] as? Int == 2)
+        #expect(routes["GET /api/v3/secrets/raw/{secretName}"]?["last_status"] as? Int == 404)
+        #expect(routes["POST /api/v1/auth/universal-auth/login"]?["errors"] as? Int == 0)
+    }
+
+    @Test func aFailedLoginShowsAsFailing() throws {
+        let stub = StubTransport { _ throws(HTTPError) in errorBody(401, "UnauthorizedError", "Invalid credentials") }
+        let infisical = backend(stub, credentials: .universalAuth(clientID: "id", clientSecret: "s"))
+        #expect(throws: BackendError.self) { try infisical.listProjects() }
+        let auth = Dictionary(uniqueKeysWithValues: infisical.status.fields)["auth"]!
+        let fields = Dictionary(uniqueKeysWithValues: auth.fields)
+        #expect(fields["state"] == .string("failing"))
+        #expect(fields["method"] == .string(Credentials.universalAuth(clientID: "id", clientSecret: "s").methodName))
+    }
+}

@@ -126,7 +126,7 @@ func decryptRequest(key: String, _ box: [String: String]) -> String {
 struct CryptoTests {
     @Test func theFolderIsListedAtTheRootAndNeverAskedOfTheBackend() throws {
         let h = Harness()
-        #expect(try h.list("") == [".crypto", "demo"])
+        #expect(try h.list("") == [".crypto", ".status", "demo"])
         #expect(try h.list(".crypto") == ["key", "encrypt", "decrypt"])
         let lookups = h.backend.calls.count
         let folder = try h.stat(".crypto")

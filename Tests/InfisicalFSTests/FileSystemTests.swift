@@ -9,7 +9,7 @@ import TestSupport
 struct TreeTests {
     @Test func rootListsProjectsAndProjectListsEnvironments() throws {
         let h = Harness()
-        #expect(try h.list("") == [".crypto", "demo"])
+        #expect(try h.list("") == [".crypto", ".status", "demo"])
         #expect(try h.list("demo") == ["dev", "staging", "prod"])
         #expect(try h.list("demo/dev") == [])
     }
@@ -49,7 +49,7 @@ struct TreeTests {
 
     @Test func projectsOptionLimitsTheRoot() throws {
         let h = Harness { $0.projects = ["other"] }
-        #expect(try h.list("") == [".crypto"])
+        #expect(try h.list("") == [".crypto", ".status"])
         #expect(errno { _ = try h.inode("demo") } == .noSuchFileOrDirectory)
     }
 
@@ -297,7 +297,7 @@ struct NamespaceTests {
     @Test func projectsAndEnvironmentsAreMadeWhereTheBackendManagesThem() throws {
         let h = Harness()
         _ = try h.fs.makeDirectory(parent: .root, name: "newproj", context: h.context)
-        #expect(try h.list("") == [".crypto", "demo", "newproj"])
+        #expect(try h.list("") == [".crypto", ".status", "demo", "newproj"])
         #expect(try h.list("newproj") == ["dev", "staging", "prod"])
         _ = try h.fs.makeDirectory(parent: try h.inode("newproj"), name: "qa", context: h.context)
         #expect(try h.list("newproj") == ["dev", "staging", "prod", "qa"])

@@ -82,3 +82,61 @@ struct KernelCacheTests {
         #expect(left > 2.5 && left <= 3)
     }
 }
+
+@Suite("/.status in the core")
+struct StatusFileTests {
+    let backend = InMemoryBackend()
+    let context = RequestContext(uid: 0, gid: 0, pid: 1)
+
+    func fileSystem(readsWithoutOpen: Bool = false) -> SecretsFileSystem {
+        _ = backend.addProject(slug: "demo")
+        var options = FileSystemOptions(uid: 0, gid: 0)
+        options.readOnly = readsWithoutOpen
+        options.readsWithoutOpen = readsWithoutOpen
+        options.statusLabels = [("version", .string("9.9.9")), ("mountpoint", .string("/mnt/s"))]
+        return SecretsFileSystem(backend: CachingBackend(backend, ttl: 300), options: options, logger: .disabled)
+    }
+
+    func parse(_ bytes: [UInt8]) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+    }
+
+    @Test func eachOpenReadsAFreshReport() throws {
+        let fs = fileSystem()
+        let entry = try fs.lookup(parent: .root, name: ".status", context: context)
+        #expect(entry.attributes.type == .regular)
+        #expect(entry.attributes.permissions == 0o400)
+        #expect(entry.entryTimeout == 0 && entry.attributeTimeout == 0)
+        let inode = entry.attributes.inode
+        let open = try fs.open(inode, flags: OpenFlags(accessMode: .readOnly), context: context)
+        #expect(open.directIO)
+        let report = try parse(try fs.read(inode, handle: open.handle, offset: 0, size: 1 << 20))
+        fs.release(inode, handle: open.handle)
+        let mount = try #require(report["mount"] as? [String: Any])
+        #expect(mount["version"] as? String == "9.9.9")
+        #expect(mount["mountpoint"] as? String == "/mnt/s")
+        #expect(mount["read_only"] as? Bool == false)
+        let cache = try #require(report["cache"] as? [String: Any])
+        #expect(cache["ttl_seconds"] as? Int == 300)
+        #expect(try fs.openDirectory(.root, context: context).entries().map(\.name).contains(".status"))
+    }
+
+    @Test func itCannotBeWrittenRemovedOrRenamed() throws {
+        let fs = fileSystem()
+        let inode = try fs.lookup(parent: .root, name: ".status", context: context).attributes.inode
+        #expect(throws: Errno.permissionDenied) { try fs.open(inode, flags: OpenFlags(accessMode: .writeOnly), context: context) }
+        #expect(throws: Errno.notPermitted) { try fs.removeFile(parent: .root, name: ".status", context: context) }
+        #expect(throws: Errno.notPermitted) {
+            try fs.rename(parent: .root, name: ".status", newParent: .root, newName: "x", flags: RenameFlags(rawValue: 0), context: context)
+        }
+        #expect(throws: Errno.notPermitted) { _ = try fs.setAttributes(of: inode, AttributeChanges(size: 0), handle: nil, context: context) }
+    }
+
+    @Test func withoutAnOpenAReadServesTheReportTheLastStatSized() throws {
+        let fs = fileSystem(readsWithoutOpen: true)
+        let entry = try fs.lookup(parent: .root, name: ".status", context: context)
+        let bytes = try fs.read(entry.attributes.inode, handle: nil, offset: 0, size: 1 << 20)
+        #expect(UInt64(bytes.count) == entry.attributes.size)
+        #expect((try parse(bytes)["mount"] as? [String: Any])?["read_only"] as? Bool == true)
+    }
+}

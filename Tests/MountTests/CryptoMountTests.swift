@@ -239,7 +239,7 @@ struct CryptoMountTests {
         let mounted = try BackendMount(.local, scratch, arguments: ["--read-only"])
         defer { mounted.stop() }
         let mount = mounted.mount
-        #expect(try sh("ls -a \"$MNT\"", in: mount).stdout == ".\n..\n")
+        #expect(try sh("ls -a \"$MNT\"", in: mount).stdout == ".\n..\n.status\n")
         #expect(try sh("cat \"$MNT/.crypto/key\"", in: mount).stderr.contains("No such file or directory"))
         #expect(try sh("echo '{}' > \"$MNT/.crypto/encrypt\"", in: mount).status != 0)
     }
