@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs what building, mounting and testing infisicalfs need on Debian 12
 # with the Swift toolchain: libfuse3, OpenSSL's libcrypto, libcurl and SQLite
-# (headers and runtime), fuse3's tools, python3 for the tests' helpers, and
-# curl for scripts/bench.sh.
+# (headers and runtime), fuse3's tools, python3 for the tests' helpers, curl
+# for scripts/bench.sh and the examples, and jq for examples/crypto-session.
 # Asks apt only when something is missing.
 set -euo pipefail
 
-packages=(libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libsqlite3-dev python3 pkg-config curl)
+packages=(libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libsqlite3-dev python3 pkg-config curl jq)
 
 missing=()
 for package in "${packages[@]}"; do

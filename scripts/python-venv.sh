@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Creates (idempotently) the Python virtualenv that the Infisical test server's
-# conformance tests need, at .build/python-venv (git ignores .build), with the
-# official Infisical SDKs pinned. Installs only when the venv is missing or the
+# Creates (idempotently) the Python virtualenv that the tests need, at
+# .build/python-venv (git ignores .build): the official Infisical SDKs for the
+# test server's conformance suite, PyYAML for the checks of deploy/, and Flask
+# for examples/flask-greeting. Installs only when the venv is missing or the
 # pins below changed. Prints the venv's python path as its last line:
 #   "$(scripts/python-venv.sh | tail -1)" -m pytest Tests/InfisicalTestServer -q
 set -euo pipefail
@@ -11,6 +12,8 @@ pins=(
   "pytest==8.3.5"
   "infisical-python==2.3.5"   # infisical_client (Rust core)
   "infisicalsdk==1.0.18"      # infisical_sdk
+  "PyYAML==6.0.3"             # Tests/DeployChecks
+  "Flask==3.1.3"              # examples/flask-greeting
 )
 
 venv=.build/python-venv

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite: dependencies (Debian packages, and a Python venv with
 # the official Infisical SDKs), the import map, the Infisical test server's
-# conformance with those SDKs, a warnings-as-errors build, unit tests, and the
-# tests that mount the file system for real (they need root or fusermount3,
-# and /dev/fuse). Fails if a test leaves a mount behind.
+# conformance with those SDKs, a warnings-as-errors build, the checks of
+# deploy/, unit tests, and the tests that mount the file system for real
+# (they need root or fusermount3, and /dev/fuse), examples/ included. Fails if
+# a test leaves a mount behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,9 @@ python=$(scripts/python-venv.sh | tail -1)
 "$python" -m pytest Tests/InfisicalTestServer -q || status=$?
 
 swift build --build-tests
+# deploy/ (Dockerfile, compose, Kubernetes), checked without a container
+# engine; after the build, so the CLI's own parser judges their options.
+INFISICALFS="$PWD/.build/debug/infisicalfs" "$python" -m pytest Tests/DeployChecks -q || status=$?
 INFISICALFS_MOUNT_TESTS=1 INFISICALFS_PYTHON="$python" swift test --skip-build || status=$?
 
 after=$(leftover_mounts)
