@@ -11,27 +11,45 @@ public enum Mounts {
         case notDirectory
         /// A FUSE mount whose daemon is gone ("Transport endpoint is not connected").
         case disconnected
+        /// A FUSE mount is there (this file system's or another's).
         case mounted
     }
 
+    /// A directory with a mount of another kind on it (a bind mount, a
+    /// container volume) is `.directory`: a FUSE mount may go on top of it.
     public static func state(of path: String) -> MountpointState {
         var status = stat()
         if stat(path, &status) != 0 {
             return errno == ENOTCONN ? .disconnected : .missing
         }
         guard status.st_mode & S_IFMT == S_IFDIR else { return .notDirectory }
-        return isMountPoint(path) ? .mounted : .directory
+        return isFuseMountPoint(path) ? .mounted : .directory
     }
 
     /// Whether `path` (made absolute and canonical) appears in this
     /// process's mount table.
-    public static func isMountPoint(_ path: String) -> Bool {
+    public static func isMountPoint(_ path: String) -> Bool { fileSystemType(mountedAt: path) != nil }
+
+    /// Whether the topmost mount at `path` is a FUSE mount (`fuse`, `fuse.NAME`).
+    public static func isFuseMountPoint(_ path: String) -> Bool {
+        guard let type = fileSystemType(mountedAt: path) else { return false }
+        return type == "fuse" || type.hasPrefix("fuse.")
+    }
+
+    /// The type of the topmost mount at `path` (the last line of
+    /// mountinfo with that mount point), or nil when nothing is mounted there.
+    public static func fileSystemType(mountedAt path: String) -> String? {
         let target = canonicalPath(path)
-        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return false }
-        return table.split(separator: "\n").contains { line in
+        guard let table = try? String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) else { return nil }
+        var found: String?
+        for line in table.split(separator: "\n") {
             let fields = line.split(separator: " ")
-            return fields.count > 4 && unescapeMountField(String(fields[4])) == target
+            guard fields.count > 4, unescapeMountField(String(fields[4])) == target,
+                let separator = fields.firstIndex(of: "-"), separator + 1 < fields.count
+            else { continue }
+            found = String(fields[separator + 1])
         }
+        return found
     }
 
     /// Unmounts `path`: directly when running as root, else through

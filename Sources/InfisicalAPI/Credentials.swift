@@ -151,12 +151,15 @@ public struct AWSIAMSettings: Sendable, Equatable, CustomStringConvertible {
 
 /// A `--credentials-file`: `KEY=VALUE` lines with the SDKs' variable names,
 /// `#` comments and blank lines allowed. Refused unless only its owner can
-/// read it (mode 0600 or stricter), since it holds secrets.
+/// read it (mode 0600 or stricter), since it holds secrets. A symbolic link
+/// (as Kubernetes presents a Secret volume's files) is judged by the file
+/// it leads to.
 public enum CredentialsFile {
     public static func load(_ path: String) throws(BackendError) -> [String: String] {
         let attributes: [FileAttributeKey: Any]
+        let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
         do {
-            attributes = try FileManager.default.attributesOfItem(atPath: path)
+            attributes = try FileManager.default.attributesOfItem(atPath: target)
         } catch {
             throw BackendError(.unauthenticated, "credentials file \(path) cannot be read")
         }
@@ -164,7 +167,8 @@ public enum CredentialsFile {
         guard mode & 0o077 == 0 else {
             throw BackendError(
                 .permissionDenied,
-                "credentials file \(path) is mode \(String(mode, radix: 8)); it must be 0600 (chmod 600 \(path))")
+                "credentials file \(path)\(target == path ? "" : " (\(target))") is mode \(String(mode, radix: 8)); "
+                    + "it must be 0600 or stricter (chmod 600 \(target))")
         }
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
         else {

@@ -25,7 +25,7 @@ public enum InfisicalFSMain {
             print(helpText)
         case .unmount(let mountpoint):
             guard Mounts.state(of: mountpoint) == .mounted || Mounts.state(of: mountpoint) == .disconnected else {
-                throw CommandFailure(.mountState, "\(mountpoint) is not mounted")
+                throw CommandFailure(.mountState, "\(mountpoint) is not a FUSE mount")
             }
             do {
                 try Mounts.unmount(mountpoint)

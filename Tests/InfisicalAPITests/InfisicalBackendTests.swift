@@ -263,6 +263,22 @@ struct CredentialTests {
         #expect(values["INFISICAL_UNIVERSAL_AUTH_CLIENT_ID"] == "abc")
         #expect(values["INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET"] == "s=cret")
     }
+
+    @Test func aLinkedCredentialsFileIsJudgedByItsTarget() throws {
+        // A Kubernetes Secret volume: key -> ..data/key -> ..2026_11_29/key, the links themselves 0777.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secret-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try FileManager.default.createDirectory(atPath: folder + "/..2026_11_29", withIntermediateDirectories: true)
+        let file = folder + "/..2026_11_29/credentials"
+        _ = FileManager.default.createFile(
+            atPath: file, contents: Data("INFISICAL_ACCESS_TOKEN=t\n".utf8), attributes: [.posixPermissions: 0o400])
+        try FileManager.default.createSymbolicLink(atPath: folder + "/..data", withDestinationPath: "..2026_11_29")
+        try FileManager.default.createSymbolicLink(atPath: folder + "/credentials", withDestinationPath: "..data/credentials")
+        #expect(try CredentialsFile.load(folder + "/credentials")["INFISICAL_ACCESS_TOKEN"] == "t")
+        try FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: file)
+        let error = #expect(throws: BackendError.self) { try CredentialsFile.load(folder + "/credentials") }
+        #expect(error?.reason.contains("..2026_11_29/credentials) is mode 644") == true, "\(error?.reason ?? "")")
+    }
 }
 
 @Suite("Calls bounded by the operation's deadline")

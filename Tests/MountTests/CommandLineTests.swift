@@ -29,6 +29,27 @@ struct CommandLineTests {
         #expect(again.stderr.contains("already mounted"))
     }
 
+    @Test func aVolumeOrBindMountCanBeMountedOnAndIsNeverUnmountedByUs() throws {
+        // A container volume is a mount of its own: infisicalfs goes on top of it.
+        let scratch = try Scratch()
+        let volume = try scratch.folder("volume")
+        let source = try scratch.folder("source")
+        try #require(run("/bin/mount", ["--bind", source, volume]).status == 0)
+        defer { _ = try? run("/bin/umount", ["-l", volume]) }
+        let refused = try run(infisicalfsBinary, ["unmount", volume])
+        #expect(refused.status == 5)
+        #expect(refused.stderr.contains("not a FUSE mount"))
+        #expect(isMounted(volume), "the bind mount is still there")
+        let result = try run(
+            infisicalfsBinary, ["mount", volume, "--backend", "local", "--local-store", scratch.path + "/s.db"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(mkdir(volume + "/demo", 0o700) == 0)
+        #expect(try run(infisicalfsBinary, ["unmount", volume]).status == 0)
+        // Only the FUSE mount went; the bind mount under it is left as it was.
+        #expect(isMounted(volume))
+        #expect(!FileManager.default.fileExists(atPath: volume + "/demo"))
+    }
+
     @Test func detachedMountReturnsWhenReadyAndUnmountRemovesIt() throws {
         let scratch = try Scratch()
         let mountpoint = try scratch.folder("mnt")
