@@ -530,10 +530,10 @@ def test_entrypoint_recovers_a_dead_mount_and_unmounts_on_sigterm():
 
             log = open(os.path.join(work, "entrypoint.log"), "w+")
             entrypoint = subprocess.Popen([str(ENTRYPOINT), *store], stderr=log, env=environment)
-            key = os.path.join(mountpoint, ".crypto", "key")
-            assert _wait(lambda: os.path.exists(key), 15), "the entrypoint did not mount"
-            with open(key) as handle:
-                assert len(handle.read()) == 44
+            status = os.path.join(mountpoint, ".status")
+            assert _wait(lambda: os.path.exists(status), 15), "the entrypoint did not mount"
+            with open(status) as handle:
+                assert json.load(handle)["backend"] == "local"
             log.seek(0)
             assert "removing the dead mount" in log.read()
 
@@ -547,3 +547,22 @@ def test_entrypoint_recovers_a_dead_mount_and_unmounts_on_sigterm():
                     process.wait()
             if _mounted(mountpoint):
                 subprocess.run(["umount", "-l", mountpoint])
+
+
+def test_health_probes_read_what_every_mount_has():
+    """Every deploy file mounts read-only, and a read-only mount has no /.crypto:
+    the probes must read /.status (made by the daemon, no call to Infisical)."""
+    commands = [yaml_documents(COMPOSE)[0]["services"]["infisicalfs"]["healthcheck"]["test"]]
+    for path in (DAEMONSET, SIDECAR):
+        for document in yaml_documents(path):
+            spec = document.get("spec", {})
+            pod = spec.get("template", {}).get("spec", spec)
+            for container in pod.get("initContainers", []) + pod.get("containers", []):
+                for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                    if probe in container:
+                        commands.append(container[probe]["exec"]["command"])
+    assert len(commands) >= 4
+    for command in commands:
+        words = " ".join(command)
+        assert ".crypto" not in words, f"{command}: read-only mounts have no /.crypto"
+        assert entrypoint_mountpoint() in words, f"{command} does not read the mount"
