@@ -14,6 +14,7 @@ pins=(
   "infisicalsdk==1.0.18"      # infisical_sdk
   "PyYAML==6.0.3"             # Tests/DeployChecks
   "Flask==3.1.3"              # examples/flask-greeting
+  "python-dotenv==1.2.1"      # the .env view's tests
 )
 
 venv=.build/python-venv

@@ -9,6 +9,11 @@ enum Node: Hashable, Sendable {
     /// `/<project>/<env>` (the root path) or a folder below it.
     case folder(SecretLocation)
     case secret(SecretLocation, name: String)
+    /// An editor's or tool's scratch file in a folder (`ScratchNames`): in
+    /// this mount's memory only.
+    case scratch(SecretLocation, name: String)
+    /// A folder's `.env`, `.json` or `.yaml` view of its secrets.
+    case view(SecretLocation, FolderView)
     /// `/.crypto`: on every backend, never asked of the backend.
     case crypto
     case cryptoFile(CryptoFile)
@@ -22,7 +27,7 @@ enum Node: Hashable, Sendable {
 
     var isDirectory: Bool {
         switch self {
-        case .secret, .cryptoFile, .status: false
+        case .secret, .cryptoFile, .status, .scratch, .view: false
         case .root, .project, .folder, .crypto: true
         }
     }
@@ -32,7 +37,7 @@ enum Node: Hashable, Sendable {
     var isControl: Bool {
         switch self {
         case .crypto, .cryptoFile, .status: true
-        case .root, .project, .folder, .secret: false
+        case .root, .project, .folder, .secret, .scratch, .view: false
         }
     }
 
@@ -42,7 +47,8 @@ enum Node: Hashable, Sendable {
         case .root: "/"
         case .project(let id): "/\(id)"
         case .folder(let location): "/\(location)"
-        case .secret(let location, let name): "/\(location)/\(name)"
+        case .secret(let location, let name), .scratch(let location, let name): "/\(location)/\(name)"
+        case .view(let location, let view): "/\(location)/\(view.rawValue)"
         case .crypto: "/\(Node.cryptoName)"
         case .cryptoFile(let file): file.logPath
         case .status: "/\(Node.statusName)"
@@ -61,6 +67,8 @@ enum Node: Hashable, Sendable {
         switch self {
         case .folder(let location): return rebase(location).map { .folder($0) }
         case .secret(let location, let name): return rebase(location).map { .secret($0, name: name) }
+        case .scratch(let location, let name): return rebase(location).map { .scratch($0, name: name) }
+        case .view(let location, let view): return rebase(location).map { .view($0, view) }
         case .root, .project, .crypto, .cryptoFile, .status: return nil
         }
     }

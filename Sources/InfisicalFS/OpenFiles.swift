@@ -33,6 +33,11 @@ extension SecretsFileSystem {
         let node = try node(inode)
         if case .cryptoFile(let file) = node { return try openCrypto(file, flags: flags, context: context) }
         if node == .status { return try openStatus(inode, flags: flags) }
+        if case .view = node { return try openView(inode, node: node, flags: flags) }
+        if case .scratch = node {
+            if flags.writes { try refuseIfReadOnly() }
+            return openScratch(inode, node: node, flags: flags)
+        }
         guard case .secret(let location, let name) = node else { throw .isDirectory }
         logger.debug("open \(node.logPath) \(flags.accessMode)\(flags.truncate ? " truncate" : "")\(flags.append ? " append" : "")")
         if flags.writes { try refuseIfReadOnly() }
@@ -81,6 +86,19 @@ extension SecretsFileSystem {
         }
         try check(NamingRules.checkSecretName(name), "create", name)
         let node = Node.secret(location, name: name)
+        if try isScratchName(name, in: location) {
+            let scratch = Node.scratch(location, name: name)
+            if flags.exclusive, scratchFile(scratch) != nil { throw .fileExists }
+            return createScratch(scratch, flags: flags)
+        }
+        if isHidden(node) {
+            // Written again after an editor moved it aside: the stored secret
+            // is replaced (one update), not created anew.
+            unhide(node)
+            let entry = entry(for: node, attributes: try attributes(of: node, inode: nil))
+            let truncating = OpenFlags(accessMode: flags.accessMode, truncate: true, append: flags.append)
+            return (entry, try open(entry.attributes.inode, flags: truncating, context: context))
+        }
         switch Result(catching: { () throws(Errno) in try child(named: name, of: .folder(location)) }) {
         case .success(let existing) where existing.isDirectory:
             throw .isDirectory
@@ -107,6 +125,7 @@ extension SecretsFileSystem {
     public func read(_ inode: InodeNumber, handle: FuseHandle?, offset: UInt64, size: Int) throws(Errno) -> [UInt8] {
         guard let handle else { return try readWithoutOpen(inode, offset: offset, size: size) }
         if isCryptoHandle(handle) { return try readCrypto(handle, offset: offset, size: size) }
+        if isScratchHandle(handle) { return try readScratch(handle, offset: offset, size: size) }
         return try withOpenFile(handle) { file throws(Errno) in
             guard file.flags.reads else { throw .badFileDescriptor }
             guard offset < UInt64(file.content.count) else { return [] }
@@ -121,6 +140,7 @@ extension SecretsFileSystem {
     func readWithoutOpen(_ inode: InodeNumber, offset: UInt64, size: Int) throws(Errno) -> [UInt8] {
         let node = try node(inode)
         if node == .status { return readStatusWithoutOpen(offset: offset, size: size) }
+        if case .view = node { return try readViewWithoutOpen(node, inode: inode, offset: offset, size: size) }
         guard case .secret(let location, let name) = node else { throw .isDirectory }
         let secret = try fetch(name, in: location)
         let version = pageVersion(of: secret)
@@ -137,6 +157,7 @@ extension SecretsFileSystem {
     ) throws(Errno) -> Int {
         if isCryptoHandle(handle) { return try writeCrypto(handle, data: data, context: context) }
         try refuseIfReadOnly()
+        if isScratchHandle(handle) { return try writeScratch(handle, offset: offset, data: data) }
         let outcome = try withOpenFile(handle) { file throws(Errno) -> Result<Int, Errno> in
             guard file.flags.writes else { throw .badFileDescriptor }
             if file.restoresLineBreak {
@@ -164,16 +185,19 @@ extension SecretsFileSystem {
 
     public func flush(_ inode: InodeNumber, handle: FuseHandle, context: RequestContext) throws(Errno) {
         if isCryptoHandle(handle) { return try flushCrypto(handle) }
+        if isScratchHandle(handle) { return }
         try commitIfNeeded(handle, final: false)
     }
 
     public func fsync(_ inode: InodeNumber, handle: FuseHandle, dataOnly: Bool) throws(Errno) {
         if isCryptoHandle(handle) { return try flushCrypto(handle) }
+        if isScratchHandle(handle) { return }  // memory only: nothing to make durable
         try commitIfNeeded(handle, final: false)
     }
 
     public func release(_ inode: InodeNumber, handle: FuseHandle) {
         if isCryptoHandle(handle) { return releaseCrypto(handle) }
+        if isScratchHandle(handle) { return releaseScratch(handle) }
         // An open that only truncated or created (`: > F`, `touch F`) commits
         // now; nobody is left to receive an error, so it is logged.
         if let file = state.withLock({ $0.openFiles[handle.rawValue] }), file.dirty, !file.written {

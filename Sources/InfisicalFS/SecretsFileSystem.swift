@@ -33,6 +33,15 @@ public final class SecretsFileSystem: FileSystemOperations {
         /// second, so the lookup, stat and reads of one `cat` see one report
         /// of the size `stat` showed.
         var statusSnapshot: (report: [UInt8], madeAt: Date)?
+        /// Scratch files (`.scratch` nodes): editors' swap, backup and temporary files.
+        var scratchFiles: [Node: ScratchFile] = [:]
+        /// Open scratch files; handles share one numbering with `openFiles`.
+        var scratchHandles: [UInt64: ScratchOpen] = [:]
+        /// Stored secrets renamed to a scratch name: hidden in this mount
+        /// until written again or removed (see `ScratchFile.origin`).
+        var hiddenSecrets: Set<Node> = []
+        /// Per view inode: the rendering its size was last shown for.
+        var viewSnapshots: [UInt64: [UInt8]] = [:]
         var nextHandle: UInt64 = 1
     }
 
@@ -94,6 +103,12 @@ public final class SecretsFileSystem: FileSystemOperations {
         if let size = changes.size {
             logger.debug("truncate \(node.logPath) to \(size)\(handle == nil ? "" : " (open file)")")
             if node.isControl { throw .notPermitted }
+            if case .view = node { throw .notPermitted }
+            if case .scratch = node {
+                try refuseIfReadOnly()
+                try resizeScratch(node, to: size)
+                return (try attributes(of: node, inode: inode), kernelTimeout(for: node))
+            }
             guard case .secret(let location, let name) = node else { throw .isDirectory }
             try refuseIfReadOnly()
             guard size <= UInt64(SecretValue.maximumBytes) else { throw .fileTooLarge }
@@ -174,9 +189,10 @@ public final class SecretsFileSystem: FileSystemOperations {
         case .folder(let location):
             try check(NamingRules.checkFolderName(name), "mkdir", name)
             if try listing(of: location).secret(named: name) != nil { throw .fileExists }
+            if scratchFile(.scratch(location, name: name)) != nil { throw .fileExists }
             try call("mkdir \(parentNode.logPath)/\(name)") { try backend.createFolder(name, in: location) }
             created = .folder(location.appending(name))
-        case .secret, .cryptoFile, .status:
+        case .secret, .cryptoFile, .status, .scratch, .view:
             throw .notDirectory
         }
         return entry(for: created, attributes: try attributes(of: created, inode: nil))
@@ -191,7 +207,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         switch target {
         case .crypto, .cryptoFile:
             throw .notPermitted
-        case .root, .secret, .status:
+        case .root, .secret, .status, .scratch, .view:
             throw .notDirectory
         case .project(let id):
             try call(what) { try backend.deleteProject(id: id) }
@@ -201,7 +217,9 @@ public final class SecretsFileSystem: FileSystemOperations {
             } else {
                 // Infisical deletes a non-empty folder with everything in it;
                 // rmdir(2) must not, so emptiness is checked here.
-                guard try listing(of: location).isEmpty, !hasPendingFiles(in: location) else {
+                guard try listing(of: location).isEmpty, !hasPendingFiles(in: location),
+                    scratchNames(in: location).isEmpty
+                else {
                     throw .directoryNotEmpty
                 }
                 try call(what) { try backend.deleteFolder(location.path.name!, in: location.parent!) }
@@ -218,6 +236,16 @@ public final class SecretsFileSystem: FileSystemOperations {
         if parentNode == .crypto { throw .notPermitted }
         let target = try child(named: name, of: parentNode)
         if target.isControl { throw .notPermitted }
+        switch target {
+        case .view:
+            // Derived from the folder: removing it changes nothing (and so
+            // `rm -r` of a folder can remove everything else).
+            return
+        case .scratch:
+            return try removeScratch(target)
+        default:
+            break
+        }
         guard case .secret(let location, _) = target else { throw .isDirectory }
         if !isPending(target) {
             try call("rm \(target.logPath)") { try backend.deleteSecret(name, in: location) }
@@ -244,9 +272,13 @@ public final class SecretsFileSystem: FileSystemOperations {
         } catch .noSuchFileOrDirectory {
             existing = nil
         }
+        // Views are derived from their folder: neither moved nor replaced.
+        if case .view = source { throw .notPermitted }
+        if case .view? = existing { throw .notPermitted }
         if existing == source { return }
         if flags.noReplace, existing != nil { throw .fileExists }
         guard !isPending(source) else { throw .busy }  // not stored yet: nothing to move
+        if try renameFileInvolvingScratch(source, existing: existing, to: newName, in: targetParent) { return }
 
         switch (source, targetParent) {
         case (.secret(let from, _), .folder(let to)):
@@ -257,6 +289,7 @@ public final class SecretsFileSystem: FileSystemOperations {
             _ = try call("mv \(source.logPath) \(target.logPath)") {
                 try backend.moveSecret(name, from: from, to: newName, in: to)
             }
+            unhide(target)
             state.withLock { $0.inodes.move(source, to: target) }
         case (.folder(let from), .folder(let to)) where !from.path.isRoot:
             guard from.sharesEnvironment(with: to) else { throw .crossDevice }
@@ -276,6 +309,7 @@ public final class SecretsFileSystem: FileSystemOperations {
                 try backend.renameFolder(from.path.name!, in: to, to: newName)
             }
             state.withLock { $0.inodes.move(source, to: target) }
+            rebaseScratch(from: from, to: to.appending(newName))
         case (.secret, _):
             throw .crossDevice
         default:
@@ -298,7 +332,8 @@ public final class SecretsFileSystem: FileSystemOperations {
         switch node {
         case .secret(let parent, _): location = parent
         case .folder(let folder) where !folder.path.isRoot: location = folder.parent!
-        case .status: return 0  // its size changes with every report
+        case .status, .view: return 0  // the size changes with every rendering
+        case .scratch: return options.kernelCacheTimeout
         default: return options.kernelCacheTimeout
         }
         guard let cache = backend as? CachingBackend else { return options.kernelCacheTimeout }
@@ -313,7 +348,7 @@ public final class SecretsFileSystem: FileSystemOperations {
             return cache.freshness(of: location)
         case .root, .project, .crypto:
             return options.kernelCacheTimeout
-        case .secret, .cryptoFile, .status:
+        case .secret, .cryptoFile, .status, .scratch, .view:
             return 0
         }
     }
@@ -369,12 +404,17 @@ public final class SecretsFileSystem: FileSystemOperations {
             let listing = try listing(of: location)
             if listing.folders.contains(name) { return .folder(location.appending(name)) }
             let node = Node.secret(location, name: name)
+            if isHidden(node) { throw .noSuchFileOrDirectory }
             if listing.secret(named: name) != nil || isPending(node) { return node }
+            // A secret of a view's or a scratch file's name wins over it (above).
+            if let view = FolderView(rawValue: name) { return .view(location, view) }
+            let scratch = Node.scratch(location, name: name)
+            if scratchFile(scratch) != nil { return scratch }
             throw .noSuchFileOrDirectory
         case .crypto:
             guard let file = CryptoFile(rawValue: name) else { throw .noSuchFileOrDirectory }
             return .cryptoFile(file)
-        case .secret, .cryptoFile, .status:
+        case .secret, .cryptoFile, .status, .scratch, .view:
             throw .notDirectory
         }
     }
@@ -402,13 +442,25 @@ public final class SecretsFileSystem: FileSystemOperations {
                 secretNames.insert(secret.name)
                 result.append((secret.name, .secret(location, name: secret.name)))
             }
+            secretNames.subtract(secretNames.filter { isHidden(.secret(location, name: $0)) })
+            result.removeAll { entry in
+                if case .secret = entry.1 { return !secretNames.contains(entry.0) }
+                return false
+            }
             for name in pendingNames(in: location) where !secretNames.contains(name) {
+                secretNames.insert(name)
                 result.append((name, .secret(location, name: name)))
+            }
+            for view in FolderView.allCases where !secretNames.contains(view.rawValue) {
+                result.append((view.rawValue, .view(location, view)))
+            }
+            for name in scratchNames(in: location) where !secretNames.contains(name) {
+                result.append((name, .scratch(location, name: name)))
             }
             return result
         case .crypto:
             return CryptoFile.allCases.map { ($0.rawValue, .cryptoFile($0)) }
-        case .secret, .cryptoFile, .status:
+        case .secret, .cryptoFile, .status, .scratch, .view:
             throw .notDirectory
         }
     }
@@ -423,6 +475,10 @@ public final class SecretsFileSystem: FileSystemOperations {
             return fileAttributes(number, size: 0, modified: mountedAt)
         case .status:
             return statusAttributes(number, known: inode)
+        case .scratch:
+            return try scratchAttributes(node, inode: number)
+        case .view:
+            return try viewAttributes(node, number: number, known: inode)
         case .project(let id):
             _ = try call("stat /\(id)") { try backend.project(id) }
             return directoryAttributes(number)

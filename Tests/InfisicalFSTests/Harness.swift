@@ -79,7 +79,13 @@ struct Harness {
         return String(decoding: try fs.read(file, handle: handle, offset: 0, size: 1 << 20), as: UTF8.self)
     }
 
+    /// A directory's names, without `.` and `..` and without a folder's
+    /// three views (`listAll` keeps them).
     func list(_ path: String) throws(Errno) -> [String] {
+        try listAll(path).filter { ![".env", ".json", ".yaml"].contains($0) }
+    }
+
+    func listAll(_ path: String) throws(Errno) -> [String] {
         try fs.openDirectory(try inode(path), context: context).entries().map(\.name).filter { $0 != "." && $0 != ".." }
     }
 
@@ -92,6 +98,29 @@ struct Harness {
     }
 
     func callCount(_ operation: String) -> Int { backend.calls.filter { $0.operation == operation }.count }
+
+    /// rename(2) of two paths.
+    func rename(_ from: String, _ to: String) throws(Errno) {
+        let (parent, name) = try parentAndName(from)
+        let (newParent, newName) = try parentAndName(to)
+        try fs.rename(
+            parent: parent, name: name, newParent: newParent, newName: newName, flags: RenameFlags(rawValue: 0),
+            context: context)
+    }
+
+    /// unlink(2).
+    func unlink(_ path: String) throws(Errno) {
+        let (parent, name) = try parentAndName(path)
+        try fs.removeFile(parent: parent, name: name, context: context)
+    }
+
+    /// Calls after the first `start` that changed what is stored (create,
+    /// update, delete, move), by operation.
+    func changes(after start: Int = 0) -> [String] {
+        backend.calls.dropFirst(start).map(\.operation).filter {
+            ["createSecret", "updateSecret", "deleteSecret", "moveSecret"].contains($0)
+        }
+    }
 }
 
 /// Runs `body` and returns the errno it threw, or nil; any other error is -1.
