@@ -3,6 +3,8 @@ import SecretsCore
 
 /// The read-only files in every folder that show the folder's secrets as
 /// one config file, rendered from one listing (docs/SEMANTICS.md, "Views").
+/// Reached by name only: listings leave them out, so tools that walk a tree
+/// (`cp -r`, `mv`, `rsync`, `tar`, `rm -r`) see secrets and folders only.
 enum FolderView: String, CaseIterable, Sendable, Hashable {
     case env = ".env"
     case json = ".json"

@@ -238,9 +238,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         if target.isControl { throw .notPermitted }
         switch target {
         case .view:
-            // Derived from the folder: removing it changes nothing (and so
-            // `rm -r` of a folder can remove everything else).
-            return
+            throw .notPermitted
         case .scratch:
             return try removeScratch(target)
         default:
@@ -450,9 +448,6 @@ public final class SecretsFileSystem: FileSystemOperations {
             for name in pendingNames(in: location) where !secretNames.contains(name) {
                 secretNames.insert(name)
                 result.append((name, .secret(location, name: name)))
-            }
-            for view in FolderView.allCases where !secretNames.contains(view.rawValue) {
-                result.append((view.rawValue, .view(location, view)))
             }
             for name in scratchNames(in: location) where !secretNames.contains(name) {
                 result.append((name, .scratch(location, name: name)))
