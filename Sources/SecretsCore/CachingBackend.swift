@@ -150,6 +150,12 @@ public final class CachingBackend: SecretBackend {
         return secret
     }
 
+    public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
+        let secret = try backend.setComment(comment, of: name, in: location)
+        remember(secret, in: location)
+        return secret
+    }
+
     public func deleteSecret(_ name: String, in location: SecretLocation) throws {
         do {
             try backend.deleteSecret(name, in: location)
