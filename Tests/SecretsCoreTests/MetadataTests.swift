@@ -3,7 +3,8 @@ import SecretsCore
 import Testing
 import TestSupport
 
-/// What the cache keeps of a secret besides its value: its comment, written through.
+/// What the cache keeps and tells of a secret besides its value: its
+/// comment (written through), and how old the copy it serves is.
 @Suite("Secret metadata through the cache")
 struct CacheMetadataTests {
     let backend = InMemoryBackend()
@@ -58,5 +59,64 @@ struct CacheMetadataTests {
         let commented = try cache.setComment("note", of: "A", in: location)
         let updated = try cache.updateSecret("A", value: "new", in: location)
         #expect(updated.comment == "note" && updated.id == commented.id && !updated.id.isEmpty)
+    }
+
+    @Test func aFreshCopyIsNotStale() throws {
+        let cache = cache(ttl: 10)
+        let fetched = clock.now
+        _ = try cache.listFolder(location)
+        clock.advance(4)
+        #expect(cache.cacheAge(of: "A", in: location) == CacheAge(fetchedAt: fetched, servedStale: false))
+        #expect(cache.cacheAge(of: location) == CacheAge(fetchedAt: fetched, servedStale: false))
+        // A name the fresh listing lacks has no cached copy.
+        #expect(cache.cacheAge(of: "MISSING", in: location) == nil)
+    }
+
+    @Test func nothingCachedHasNoAge() throws {
+        #expect(cache(ttl: 10).cacheAge(of: "A", in: location) == nil)
+        let off = cache(ttl: 0)
+        _ = try off.listFolder(location)
+        _ = try off.getSecret("A", in: location)
+        #expect(off.cacheAge(of: "A", in: location) == nil)
+        #expect(off.cacheAge(of: location) == nil)
+    }
+
+    @Test func aWriteMakesTheSecretsCopyNewerThanItsListing() throws {
+        let cache = cache(ttl: 10)
+        _ = try cache.listFolder(location)
+        clock.advance(3)
+        let written = clock.now
+        _ = try cache.setComment("c", of: "B", in: location)
+        #expect(cache.cacheAge(of: "B", in: location)?.fetchedAt == written)
+        #expect(cache.cacheAge(of: "A", in: location)?.fetchedAt == written.addingTimeInterval(-3))
+    }
+
+    @Test func anExpiredCopyServedWhileTheBackendIsUnreachableIsStale() throws {
+        let cache = cache(ttl: 10)
+        let fetched = clock.now
+        _ = try cache.listFolder(location)
+        clock.advance(60)
+        // Expired, but nobody has found the backend unreachable: not stale.
+        #expect(cache.cacheAge(of: "A", in: location) == CacheAge(fetchedAt: fetched, servedStale: false))
+        unreachable("getSecret", "listFolder")
+        // Only the listing held A: it stands in for the value.
+        #expect(try cache.getSecret("A", in: location).value == "a")
+        #expect(cache.cacheAge(of: "A", in: location) == CacheAge(fetchedAt: fetched, servedStale: true))
+        #expect(cache.cacheAge(of: location) == CacheAge(fetchedAt: fetched, servedStale: true))
+        // The backend is back: the next read refetches and the copy is fresh again.
+        backend.failNext("getSecret", with: nil)
+        backend.failNext("listFolder", with: nil)
+        clock.advance(CachingBackend.unreachableBackoff + 1)
+        #expect(try cache.getSecret("A", in: location).value == "a")
+        #expect(cache.cacheAge(of: "A", in: location) == CacheAge(fetchedAt: clock.now, servedStale: false))
+    }
+
+    @Test func aCopyPastMaxStaleIsNotServedAndNotCalledStale() throws {
+        let cache = cache(ttl: 10, maxStale: 5)
+        _ = try cache.getSecret("A", in: location)
+        clock.advance(30)
+        unreachable("getSecret")
+        #expect(throws: BackendError.self) { try cache.getSecret("A", in: location) }
+        #expect(cache.cacheAge(of: "A", in: location)?.servedStale == false)
     }
 }
