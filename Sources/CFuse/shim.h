@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <sys/stat.h>
 #include <sys/mount.h>
+#include <sys/xattr.h>
 
 // fuse_args is initialised by a macro (FUSE_ARGS_INIT) Swift cannot call.
 static inline struct fuse_args cfuse_args(int argc, char **argv) {

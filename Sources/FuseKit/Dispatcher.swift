@@ -59,6 +59,8 @@ final class Dispatcher: Sendable {
         case openDirectory(UInt64, DirectoryListing)
         case created(Entry, OpenReply)
         case data([UInt8])
+        /// The length a getxattr or listxattr answer needs (its size query).
+        case extendedAttributeSize(Int)
         case written(Int)
         case statistics(FileSystemStatistics)
     }
@@ -102,6 +104,8 @@ final class Dispatcher: Sendable {
             bytes.withUnsafeBufferPointer { buffer in
                 buffer.withMemoryRebound(to: CChar.self) { _ = fuse_reply_buf(request, $0.baseAddress, $0.count) }
             }
+        case .extendedAttributeSize(let count):
+            fuse_reply_xattr(request, count)
         case .written(let count):
             fuse_reply_write(request, count)
         case .statistics(let statistics):
@@ -160,6 +164,22 @@ final class Dispatcher: Sendable {
         info.keep_cache = open.keepCache ? 1 : 0
         info.noflush = open.noFlush ? 1 : 0
         return info
+    }
+
+    // MARK: Extended attributes
+
+    /// FUSE's size protocol for getxattr and listxattr: a query of size 0
+    /// gets the length, a buffer too small ERANGE, else the bytes.
+    static func extendedAttributeReply(_ bytes: [UInt8], bufferSize size: Int) throws(Errno) -> Reply {
+        if size == 0 { return .extendedAttributeSize(bytes.count) }
+        guard bytes.count <= size else { throw .outOfRange }
+        return .data(bytes)
+    }
+
+    /// A listxattr answer: each name followed by a NUL. A name holding a NUL
+    /// could not be read back, so none is listed.
+    static func packAttributeNames(_ names: [String]) -> [UInt8] {
+        names.filter { !$0.utf8.contains(0) }.flatMap { Array($0.utf8) + [0] }
     }
 
     // MARK: Directory snapshots

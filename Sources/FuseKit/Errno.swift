@@ -46,7 +46,7 @@ public struct Errno: Error, Sendable, Hashable, RawRepresentable, CustomStringCo
     public static let timedOut = Errno(rawValue: ETIMEDOUT)
     /// EILSEQ
     public static let illegalByteSequence = Errno(rawValue: EILSEQ)
-    /// EOPNOTSUPP
+    /// EOPNOTSUPP, which is also ENOTSUP on Linux
     public static let notSupported = Errno(rawValue: EOPNOTSUPP)
     /// ENODATA
     public static let noData = Errno(rawValue: ENODATA)

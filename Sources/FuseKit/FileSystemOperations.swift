@@ -53,9 +53,44 @@ public protocol FileSystemOperations: AnyObject, Sendable {
 
     func openDirectory(_ inode: InodeNumber, context: RequestContext) throws(Errno) -> DirectoryListing
     func statistics() -> FileSystemStatistics
+
+    // Extended attributes (xattr(7)). FuseKit answers the size protocol of
+    // getxattr/listxattr itself (a zero-size query gets the length, a short
+    // buffer ERANGE). The kernel has checked the caller's permission on
+    // `user.*` names before calling; other namespaces (`security.`,
+    // `system.`, `trusted.`) arrive too: the kernel asks for
+    // `security.capability` before every write(2) to a file (measured: 50
+    // writes, 50 GETXATTRs), so answer such names at once, with no backend
+    // call. By default each throws ENOTSUP (EOPNOTSUPP), which the kernel
+    // passes on and asks again next time; ENOSYS would turn the operation
+    // off for the whole mount.
+
+    /// The value of attribute `name`; ENODATA when the inode has none of that name.
+    func getExtendedAttribute(_ inode: InodeNumber, name: String) throws(Errno) -> [UInt8]
+    /// Sets attribute `name` to `value`, honouring `flags` (EEXIST, ENODATA).
+    func setExtendedAttribute(_ inode: InodeNumber, name: String, value: [UInt8], flags: ExtendedAttributeFlags)
+        throws(Errno)
+    /// The names of the inode's attributes (each without a NUL).
+    func listExtendedAttributes(_ inode: InodeNumber) throws(Errno) -> [String]
+    /// Removes attribute `name`; ENODATA when there is none.
+    func removeExtendedAttribute(_ inode: InodeNumber, name: String) throws(Errno)
 }
 
 extension FileSystemOperations {
     public func serve<Result>(_ body: () throws(Errno) -> Result) throws(Errno) -> Result { try body() }
     public func attach(_ kernelCache: KernelCache) {}
+
+    public func getExtendedAttribute(_ inode: InodeNumber, name: String) throws(Errno) -> [UInt8] {
+        throw .notSupported
+    }
+
+    public func setExtendedAttribute(
+        _ inode: InodeNumber, name: String, value: [UInt8], flags: ExtendedAttributeFlags
+    ) throws(Errno) {
+        throw .notSupported
+    }
+
+    public func listExtendedAttributes(_ inode: InodeNumber) throws(Errno) -> [String] { throw .notSupported }
+
+    public func removeExtendedAttribute(_ inode: InodeNumber, name: String) throws(Errno) { throw .notSupported }
 }

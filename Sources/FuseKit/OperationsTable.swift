@@ -199,6 +199,39 @@ extension Dispatcher {
             send(.statistics(from(request).operations.statistics()), to: request)
         }
 
+        ops.getxattr = { request, inode, name, size in
+            respond(request) { () throws(Errno) -> Reply in
+                let value = try from(request).operations.getExtendedAttribute(
+                    InodeNumber(rawValue: inode), name: String(cString: name!))
+                return try extendedAttributeReply(value, bufferSize: size)
+            }
+        }
+
+        ops.listxattr = { request, inode, size in
+            respond(request) { () throws(Errno) -> Reply in
+                let names = try from(request).operations.listExtendedAttributes(InodeNumber(rawValue: inode))
+                return try extendedAttributeReply(packAttributeNames(names), bufferSize: size)
+            }
+        }
+
+        ops.setxattr = { request, inode, name, value, size, flags in
+            respond(request) { () throws(Errno) -> Reply in
+                let bytes = [UInt8](UnsafeRawBufferPointer(start: value, count: size))
+                try from(request).operations.setExtendedAttribute(
+                    InodeNumber(rawValue: inode), name: String(cString: name!), value: bytes,
+                    flags: ExtendedAttributeFlags(rawValue: flags))
+                return .ok
+            }
+        }
+
+        ops.removexattr = { request, inode, name in
+            respond(request) { () throws(Errno) -> Reply in
+                try from(request).operations.removeExtendedAttribute(
+                    InodeNumber(rawValue: inode), name: String(cString: name!))
+                return .ok
+            }
+        }
+
         return ops
     }()
 

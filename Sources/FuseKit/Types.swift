@@ -181,6 +181,16 @@ public struct RenameFlags: Sendable, Equatable {
     public var exchange: Bool { rawValue & 2 != 0 }
 }
 
+/// The flags of one `setxattr(2)`.
+public struct ExtendedAttributeFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: Int32
+    public init(rawValue: Int32) { self.rawValue = rawValue }
+    /// XATTR_CREATE: fail with EEXIST when the attribute exists.
+    public static let create = ExtendedAttributeFlags(rawValue: Int32(XATTR_CREATE))
+    /// XATTR_REPLACE: fail with ENODATA when the attribute does not exist.
+    public static let replace = ExtendedAttributeFlags(rawValue: Int32(XATTR_REPLACE))
+}
+
 public struct DirectoryEntry: Sendable, Equatable {
     public let name: String
     public let inode: InodeNumber

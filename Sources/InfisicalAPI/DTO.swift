@@ -23,13 +23,26 @@ struct ProjectResponse: Decodable { let project: ProjectDTO }
 struct WorkspaceResponse: Decodable { let workspace: ProjectDTO }
 
 struct SecretDTO: Decodable {
+    let id: String?
+    /// The same as `id` (older servers' name for it).
+    let _id: String?
     let secretKey: String
     let secretValue: String
     let version: Int?
     let type: String?
+    let secretComment: String?
+    /// Only in list and get answers (§4.1).
+    let tags: [TagDTO]?
     let createdAt: Date?
     let updatedAt: Date?
     let secretValueHidden: Bool?
+}
+
+/// One of a secret's tags: `{id, slug, color, name}`.
+struct TagDTO: Decodable {
+    let id: String?
+    let slug: String?
+    let name: String?
 }
 
 struct SecretsResponse: Decodable { let secrets: [SecretDTO] }

@@ -183,9 +183,28 @@ public final class InfisicalBackend: SecretBackend {
             return try getSecret(name, in: location, type: .shared)
         } catch {
             logger.notice("reading back \(name) after a write failed (\(error.reason)); assuming the server's trimming")
+            // The answer's comment is "" whatever is stored (none was sent) and it has no tags.
             return Secret(
                 name: answer.name, value: SecretValue.storedForm(value), version: answer.version, type: .shared,
-                createdAt: answer.createdAt, updatedAt: answer.updatedAt)
+                createdAt: answer.createdAt, updatedAt: answer.updatedAt, id: answer.id)
+        }
+    }
+
+    /// A PATCH with only `secretComment` (§4.5: omitted fields are unchanged,
+    /// so the value stays), then the secret read back: the answer's value is
+    /// "" when none was sent. When the read-back fails, the comment is stored
+    /// but the value is unknown here, so that failure is thrown.
+    public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
+        try client.sendIgnoringBody(
+            Endpoint(
+                method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
+                path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
+                body: Self.writeBody(location, ["secretComment": comment])))
+        do {
+            return try getSecret(name, in: location, type: .shared)
+        } catch {
+            logger.notice("reading back \(name) after setting its comment failed (\(error.reason))")
+            throw error
         }
     }
 
@@ -238,7 +257,9 @@ public final class InfisicalBackend: SecretBackend {
         return Secret(
             name: dto.secretKey, value: dto.secretValue, version: dto.version ?? 0,
             type: SecretType(rawValue: dto.type ?? "shared") ?? .shared, createdAt: dto.createdAt ?? updated,
-            updatedAt: updated)
+            updatedAt: updated, id: dto.id ?? dto._id ?? "", comment: dto.secretComment ?? "",
+            // A tag is known by its slug (what `tagSlugs` filters on); its name or ID when a server omits it.
+            tags: (dto.tags ?? []).compactMap { $0.slug ?? $0.name ?? $0.id })
     }
 
     // MARK: Folders

@@ -55,6 +55,9 @@ public final class LocalSecretStore: SecretBackend {
             if version == 0 {
                 try connection.execute(Schema.create)
                 try connection.execute("PRAGMA user_version = \(Schema.version)")
+            } else if version < Schema.version {
+                try Schema.migrate(connection, from: version)
+                try connection.execute("PRAGMA user_version = \(Schema.version)")
             } else if version > Schema.version {
                 throw BackendError(
                     .internalError,
@@ -163,7 +166,7 @@ public final class LocalSecretStore: SecretBackend {
             // only the first kept: the secret `getSecret` would return.
             let rows = try db.query(
                 """
-                SELECT name, type, value, version, created_at, updated_at FROM secrets
+                SELECT \(SecretRow.columns) FROM secrets
                 WHERE project_id = ? AND environment = ? AND path = ? ORDER BY name, type DESC
                 """, Self.scope(location), transform: { try SecretRow($0) })
             let secrets = try rows.filter { seen.insert($0.name).inserted }.map { try decrypt($0, in: location) }
@@ -202,10 +205,13 @@ public final class LocalSecretStore: SecretBackend {
                 throw BackendError.alreadyExists("secret '\(name)' already exists in \(location)")
             }
             let now = Date().timeIntervalSince1970
-            try insert(name, value: stored, type: .shared, version: 1, createdAt: now, updatedAt: now, in: location, db)
+            let id = Schema.newSecretID()
+            try insert(
+                name, value: stored, type: .shared, version: 1, createdAt: now, updatedAt: now, id: id, comment: "",
+                in: location, db)
             return Secret(
                 name: name, value: stored, version: 1, type: .shared, createdAt: Self.date(now),
-                updatedAt: Self.date(now))
+                updatedAt: Self.date(now), id: id)
         }
         logger.debug("created secret \(name) in \(location)")
         return secret
@@ -226,11 +232,31 @@ public final class LocalSecretStore: SecretBackend {
                 """,
                 [.blob(try seal(stored, name: name, in: location)), .real(now)] + Self.scope(location)
                     + [.text(name), .text(row.type.rawValue)])
-            return Secret(
-                name: name, value: stored, version: row.version + 1, type: row.type,
-                createdAt: Self.date(row.createdAt), updatedAt: Self.date(now))
+            return try storedSecret(name, type: row.type, in: location, db)
         }
         logger.debug("updated secret \(name) in \(location) to version \(secret.version)")
+        return secret
+    }
+
+    /// Seals the new comment in place of the old; the value stays as it is,
+    /// the version goes up by one (as Infisical counts any update). An empty
+    /// comment is stored as none (NULL).
+    public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
+        try Self.requireSize(comment, of: name, what: "comment")
+        let secret = try write { db in
+            guard let row = try Self.secretRow(name, in: location, db: db) else {
+                throw Self.noSecret(name, in: location)
+            }
+            try db.run(
+                """
+                UPDATE secrets SET comment = ?, version = version + 1, updated_at = ?
+                WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?
+                """,
+                [try sealComment(comment, name: name, in: location), .real(Date().timeIntervalSince1970)]
+                    + Self.scope(location) + [.text(name), .text(row.type.rawValue)])
+            return try storedSecret(name, type: row.type, in: location, db)
+        }
+        logger.debug("set the comment of secret \(name) in \(location) (version \(secret.version))")
         return secret
     }
 
@@ -249,7 +275,9 @@ public final class LocalSecretStore: SecretBackend {
     /// One transaction, unlike the protocol's create-then-delete default, so a
     /// crash cannot leave the secret under both names or neither. Like an
     /// Infisical rename, the moved secret's version goes up by one and its
-    /// creation time is kept; a replaced target keeps its own creation time.
+    /// creation time, ID and comment are kept; a replaced target keeps its own
+    /// creation time, ID and comment and takes only the value (as Infisical's
+    /// update of the target would).
     public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
         throws -> Secret
     {
@@ -263,42 +291,37 @@ public final class LocalSecretStore: SecretBackend {
                     "cannot move secret '\(name)' from \(source) to another environment (\(target))")
             }
             try Self.require(NamingRules.checkSecretName(newName))
-            let value = try decrypt(row, in: source).value
+            let original = try decrypt(row, in: source)
+            let value = original.value
             if source == target, name == newName {
-                return try decrypt(row, in: source)
+                return original
             }
             let now = Date().timeIntervalSince1970
             let existing = try db.query(
                 """
-                SELECT name, type, value, version, created_at, updated_at FROM secrets
+                SELECT \(SecretRow.columns) FROM secrets
                 WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?
                 """, Self.scope(target) + [.text(newName), .text(row.type.rawValue)], transform: { try SecretRow($0) }
             ).first
             try db.run(
                 "DELETE FROM secrets WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?",
                 Self.scope(source) + [.text(name), .text(row.type.rawValue)])
-            let version: Int
-            let createdAt: Double
             if let existing {
-                version = existing.version + 1
-                createdAt = existing.createdAt
                 try db.run(
                     """
                     UPDATE secrets SET value = ?, version = ?, updated_at = ?
                     WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?
                     """,
-                    [.blob(try seal(value, name: newName, in: target)), .integer(Int64(version)), .real(now)]
-                        + Self.scope(target) + [.text(newName), .text(row.type.rawValue)])
+                    [
+                        .blob(try seal(value, name: newName, in: target)), .integer(Int64(existing.version + 1)),
+                        .real(now),
+                    ] + Self.scope(target) + [.text(newName), .text(row.type.rawValue)])
             } else {
-                version = row.version + 1
-                createdAt = row.createdAt
                 try insert(
-                    newName, value: value, type: row.type, version: version, createdAt: createdAt, updatedAt: now,
-                    in: target, db)
+                    newName, value: value, type: row.type, version: row.version + 1, createdAt: row.createdAt,
+                    updatedAt: now, id: row.secretID, comment: original.comment, in: target, db)
             }
-            return Secret(
-                name: newName, value: value, version: version, type: row.type, createdAt: Self.date(createdAt),
-                updatedAt: Self.date(now))
+            return try storedSecret(newName, type: row.type, in: target, db)
         }
         logger.debug("moved secret \(name) in \(source) to \(newName) in \(target)")
         return moved
@@ -344,7 +367,7 @@ public final class LocalSecretStore: SecretBackend {
     }
 
     /// Moves the folder's whole subtree in one transaction, re-sealing each
-    /// value for its new path.
+    /// value and comment for its new path.
     public func renameFolder(_ name: String, in parent: SecretLocation, to newName: String) throws {
         try Self.require(NamingRules.checkFolderName(newName))
         let source = parent.appending(name)
@@ -366,7 +389,7 @@ public final class LocalSecretStore: SecretBackend {
             ]
             let secrets = try db.query(
                 """
-                SELECT path, name, type, value, version, created_at, updated_at FROM secrets
+                SELECT path, \(SecretRow.columns) FROM secrets
                 WHERE project_id = ?1 AND environment = ?2 AND \(inSubtree)
                 """, bindings
             ) { row in (row.text(0), try SecretRow(row, offset: 1)) }
@@ -383,14 +406,16 @@ public final class LocalSecretStore: SecretBackend {
                     segments: target.path.segments + oldFolder.segments.dropFirst(source.path.segments.count))
                 let from = SecretLocation(projectID: parent.projectID, environment: parent.environment, path: oldFolder)
                 let to = SecretLocation(projectID: parent.projectID, environment: parent.environment, path: movedFolder)
-                let value = try decrypt(row, in: from).value
+                let secret = try decrypt(row, in: from)
                 try db.run(
                     """
-                    UPDATE secrets SET path = ?, value = ?
+                    UPDATE secrets SET path = ?, value = ?, comment = ?
                     WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?
                     """,
-                    [.text(movedFolder.description), .blob(try seal(value, name: row.name, in: to))]
-                        + Self.scope(from) + [.text(row.name), .text(row.type.rawValue)])
+                    [
+                        .text(movedFolder.description), .blob(try seal(secret.value, name: row.name, in: to)),
+                        try sealComment(secret.comment, name: row.name, in: to),
+                    ] + Self.scope(from) + [.text(row.name), .text(row.type.rawValue)])
             }
         }
         logger.debug("renamed folder \(source) to \(newName)")
@@ -478,7 +503,7 @@ public final class LocalSecretStore: SecretBackend {
     private static func secretRow(_ name: String, in location: SecretLocation, db: Database) throws -> SecretRow? {
         try db.query(
             """
-            SELECT name, type, value, version, created_at, updated_at FROM secrets
+            SELECT \(SecretRow.columns) FROM secrets
             WHERE project_id = ? AND environment = ? AND path = ? AND name = ? ORDER BY type DESC LIMIT 1
             """, scope(location) + [.text(name)], transform: { try SecretRow($0) }
         ).first
@@ -486,31 +511,62 @@ public final class LocalSecretStore: SecretBackend {
 
     private func insert(
         _ name: String, value: String, type: SecretType, version: Int, createdAt: Double, updatedAt: Double,
-        in location: SecretLocation, _ db: Database
+        id: String, comment: String, in location: SecretLocation, _ db: Database
     ) throws {
         try db.run(
             """
-            INSERT INTO secrets (project_id, environment, path, name, type, value, version, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO secrets (
+                project_id, environment, path, name, type, value, version, created_at, updated_at, secret_id, comment)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             Self.scope(location) + [
                 .text(name), .text(type.rawValue), .blob(try seal(value, name: name, in: location)),
-                .integer(Int64(version)), .real(createdAt), .real(updatedAt),
+                .integer(Int64(version)), .real(createdAt), .real(updatedAt), .text(id),
+                try sealComment(comment, name: name, in: location),
             ])
+    }
+
+    /// The row of exactly this name and type, decrypted: what a write just stored.
+    private func storedSecret(_ name: String, type: SecretType, in location: SecretLocation, _ db: Database) throws
+        -> Secret
+    {
+        let rows = try db.query(
+            """
+            SELECT \(SecretRow.columns) FROM secrets
+            WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?
+            """, Self.scope(location) + [.text(name), .text(type.rawValue)], transform: { try SecretRow($0) })
+        guard let row = rows.first else {
+            throw BackendError(.internalError, "local store: secret \(name) vanished inside its own write")
+        }
+        return try decrypt(row, in: location)
     }
 
     // MARK: Encryption
 
-    /// Binds a value to where it lives, so a row moved or swapped in the file
-    /// fails to decrypt instead of showing another secret's value.
-    private static func associatedData(_ name: String, in location: SecretLocation) -> [UInt8] {
-        Array("\(location.projectID)\u{0}\(location.environment)\u{0}\(location.path)\u{0}\(name)".utf8)
+    /// Which column a sealed blob belongs in: part of its associated data, so
+    /// a comment cannot be swapped with a value, even within one row.
+    private enum Field {
+        case value, comment
     }
 
-    private func seal(_ value: String, name: String, in location: SecretLocation) throws -> [UInt8] {
+    /// Binds a value (or comment) to where it lives, so a row moved or swapped
+    /// in the file fails to decrypt instead of showing another secret's value.
+    /// A value's is `projectID NUL environment NUL path NUL name` (as in
+    /// version 1); a comment's is `comment NUL` and the same.
+    private static func associatedData(_ name: String, in location: SecretLocation, _ field: Field) -> [UInt8] {
+        let place = "\(location.projectID)\u{0}\(location.environment)\u{0}\(location.path)\u{0}\(name)"
+        switch field {
+        case .value: return Array(place.utf8)
+        case .comment: return Array("comment\u{0}\(place)".utf8)
+        }
+    }
+
+    private func seal(_ value: String, name: String, in location: SecretLocation, _ field: Field = .value) throws
+        -> [UInt8]
+    {
         do {
             return try AESGCM.seal(
-                Array(value.utf8), using: key, authenticating: Self.associatedData(name, in: location)
+                Array(value.utf8), using: key, authenticating: Self.associatedData(name, in: location, field)
             )
             .combined
         } catch {
@@ -518,21 +574,35 @@ public final class LocalSecretStore: SecretBackend {
         }
     }
 
-    private func decrypt(_ row: SecretRow, in location: SecretLocation) throws -> Secret {
+    /// The comment column's value: NULL for no comment, else the sealed text.
+    private func sealComment(_ comment: String, name: String, in location: SecretLocation) throws -> SQLValue {
+        comment.isEmpty ? .null : .blob(try seal(comment, name: name, in: location, .comment))
+    }
+
+    private func unseal(_ sealed: [UInt8], of name: String, in location: SecretLocation, _ field: Field) throws
+        -> String
+    {
+        let what = field == .value ? "secret \(name)" : "the comment of secret \(name)"
         let plaintext: [UInt8]
         do {
             plaintext = try AESGCM.open(
-                AESGCM.SealedBox(combined: row.sealedValue), using: key,
-                authenticating: Self.associatedData(row.name, in: location))
+                AESGCM.SealedBox(combined: sealed), using: key,
+                authenticating: Self.associatedData(name, in: location, field))
         } catch {
-            throw BackendError(.internalError, "local store: secret \(row.name) cannot be decrypted (wrong key?)")
+            throw BackendError(.internalError, "local store: \(what) cannot be decrypted (wrong key?)")
         }
-        guard let value = String(validating: plaintext, as: UTF8.self) else {
-            throw BackendError(.internalError, "local store: secret \(row.name) is not UTF-8 after decryption")
+        guard let text = String(validating: plaintext, as: UTF8.self) else {
+            throw BackendError(.internalError, "local store: \(what) is not UTF-8 after decryption")
         }
+        return text
+    }
+
+    private func decrypt(_ row: SecretRow, in location: SecretLocation) throws -> Secret {
+        let value = try unseal(row.sealedValue, of: row.name, in: location, .value)
+        let comment = try row.sealedComment.map { try unseal($0, of: row.name, in: location, .comment) } ?? ""
         return Secret(
             name: row.name, value: value, version: row.version, type: row.type, createdAt: Self.date(row.createdAt),
-            updatedAt: Self.date(row.updatedAt))
+            updatedAt: Self.date(row.updatedAt), id: row.secretID, comment: comment)
     }
 
     // MARK: Helpers
@@ -551,9 +621,10 @@ public final class LocalSecretStore: SecretBackend {
         }
     }
 
-    private static func requireSize(_ value: String, of name: String) throws {
+    private static func requireSize(_ value: String, of name: String, what: String = "value") throws {
         guard value.utf8.count <= SecretValue.maximumBytes else {
-            throw BackendError(.tooLarge, "value of secret '\(name)' is larger than \(SecretValue.maximumBytes) bytes")
+            throw BackendError(
+                .tooLarge, "\(what) of secret '\(name)' is larger than \(SecretValue.maximumBytes) bytes")
         }
     }
 
@@ -570,8 +641,14 @@ private struct SecretRow {
     let version: Int
     let createdAt: Double
     let updatedAt: Double
+    let secretID: String
+    /// nil when the secret has no comment.
+    let sealedComment: [UInt8]?
 
-    /// Reads `name, type, value, version, created_at, updated_at` starting at column `offset`.
+    /// The columns `init` reads, in its order.
+    static let columns = "name, type, value, version, created_at, updated_at, secret_id, comment"
+
+    /// Reads `columns` starting at column `offset`.
     init(_ row: Statement, offset: Int32 = 0) throws {
         name = row.text(offset)
         guard let type = SecretType(rawValue: row.text(offset + 1)) else {
@@ -582,5 +659,7 @@ private struct SecretRow {
         version = Int(row.integer(offset + 3))
         createdAt = row.real(offset + 4)
         updatedAt = row.real(offset + 5)
+        secretID = row.text(offset + 6)
+        sealedComment = row.isNull(offset + 7) ? nil : row.blob(offset + 7)
     }
 }

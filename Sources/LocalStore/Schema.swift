@@ -1,11 +1,14 @@
-/// The store's tables. `PRAGMA user_version` records which version of this
-/// schema a file holds, so a later release can migrate it.
-enum Schema {
-    static let version: Int64 = 1
+import Foundation
 
-    /// Version 1. Values are AES-GCM blobs; names, paths and slugs are plain
-    /// text so they can be indexed and listed. The root folder "/" of an
-    /// environment has no row: it exists whenever the environment does.
+/// The store's tables. `PRAGMA user_version` records which version of this
+/// schema a file holds; an older file is migrated when it is opened.
+enum Schema {
+    static let version: Int64 = 2
+
+    /// Version 2. Values and comments are AES-GCM blobs; names, paths and
+    /// slugs are plain text so they can be indexed and listed. The root folder
+    /// "/" of an environment has no row: it exists whenever the environment
+    /// does. A comment is NULL when there is none.
     static let create = """
         CREATE TABLE projects (
             id TEXT PRIMARY KEY NOT NULL,
@@ -37,8 +40,32 @@ enum Schema {
             version INTEGER NOT NULL,
             created_at REAL NOT NULL,
             updated_at REAL NOT NULL,
+            secret_id TEXT NOT NULL,
+            comment BLOB,
             PRIMARY KEY (project_id, environment, path, name, type),
             FOREIGN KEY (project_id, environment) REFERENCES environments(project_id, slug) ON DELETE CASCADE
         );
         """
+
+    /// Brings a file of an older `version` up to `Schema.version`, step by
+    /// step, inside the transaction that opened it; every value is kept.
+    static func migrate(_ db: Database, from version: Int64) throws {
+        if version < 2 {
+            // 1 → 2: each secret gets a stable ID and room for a sealed comment
+            // (none yet: NULL). ADD COLUMN needs a default for NOT NULL; every
+            // row gets its own ID right away.
+            try db.execute(
+                """
+                ALTER TABLE secrets ADD COLUMN secret_id TEXT NOT NULL DEFAULT '';
+                ALTER TABLE secrets ADD COLUMN comment BLOB;
+                """)
+            let rows = try db.query("SELECT rowid FROM secrets") { $0.integer(0) }
+            for row in rows {
+                try db.run("UPDATE secrets SET secret_id = ? WHERE rowid = ?", .text(newSecretID()), .integer(row))
+            }
+        }
+    }
+
+    /// A new secret's ID: a lowercase UUID, like Infisical's.
+    static func newSecretID() -> String { UUID().uuidString.lowercased() }
 }

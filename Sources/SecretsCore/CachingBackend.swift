@@ -23,6 +23,9 @@ public final class CachingBackend: SecretBackend {
         /// After a failure to reach the backend, reads that have a cached
         /// entry serve it without asking again until this time.
         var unreachableUntil: Date?
+        /// The last fetch failed because the backend could not be reached, and
+        /// no call has reached it since: expired entries are standing in.
+        var unreachable = false
         var listings: [SecretLocation: Entry<FolderListing>] = [:]
         var secrets: [SecretKey: Entry<Secret>] = [:]
         var figures = Figures()
@@ -126,14 +129,19 @@ public final class CachingBackend: SecretBackend {
 
     public func getSecret(_ name: String, in location: SecretLocation) throws -> Secret {
         let key = SecretKey(location: location, name: name)
-        if let listing = fresh(state.withLock({ $0.listings[location] })) {
+        let listing = state.withLock { $0.listings[location] }
+        if let listing = fresh(listing) {
             count(\.hits)
             guard let secret = listing.secret(named: name) else {
                 throw BackendError.notFound("no secret '\(name)' in \(location)")
             }
             return secret
         }
-        return try cached(\.secrets[key], fetch: { try backend.getSecret(name, in: location) }, what: "secret \(location)/\(name)")
+        // An expired listing that holds the secret can stand in for it, like
+        // its own expired entry, while the backend cannot be reached.
+        return try cached(
+            \.secrets[key], standIn: listing.flatMap { Self.entry(of: name, in: $0) },
+            fetch: { try backend.getSecret(name, in: location) }, what: "secret \(location)/\(name)")
     }
 
     // MARK: Writes
@@ -146,6 +154,12 @@ public final class CachingBackend: SecretBackend {
 
     public func updateSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
         let secret = try backend.updateSecret(name, value: value, in: location)
+        remember(secret, in: location)
+        return secret
+    }
+
+    public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
+        let secret = try backend.setComment(comment, of: name, in: location)
         remember(secret, in: location)
         return secret
     }
@@ -224,6 +238,29 @@ public final class CachingBackend: SecretBackend {
         return entry.fetchedAt
     }
 
+    /// How old the cached copy of a secret is, and whether it stands in for
+    /// the backend: what `user.infisical.age` and `.stale` show. It is the
+    /// entry `getSecret(name, in: location)` answers from (the newer of the
+    /// folder's listing and the secret's own entry); nil when there is none,
+    /// or caching is off. Ask right after the read that served the value, so the
+    /// answer describes that value.
+    public func cacheAge(of name: String, in location: SecretLocation) -> CacheAge? {
+        state.withLock { state -> CacheAge? in
+            let own = state.secrets[SecretKey(location: location, name: name)]
+            let listing = state.listings[location]
+            // A fresh listing answers alone: a name missing from it is missing.
+            if let listing, isFresh(listing), listing.value.secret(named: name) == nil { return nil }
+            // Otherwise the newer of the two (after a write through the cache,
+            // both hold the stored secret and its own entry is the newer).
+            return Self.newer(own, listing.flatMap { Self.entry(of: name, in: $0) }).map { age(of: $0, in: state) }
+        }
+    }
+
+    /// The same for the cached listing of a folder (nil when there is none).
+    public func cacheAge(of location: SecretLocation) -> CacheAge? {
+        state.withLock { state in state.listings[location].map { age(of: $0, in: state) } }
+    }
+
     /// Stores a project list fetched elsewhere (the login check at mount time).
     public func prime(projects: [Project]) {
         guard ttl > 0 else { return }
@@ -266,8 +303,30 @@ public final class CachingBackend: SecretBackend {
     // MARK: Mechanics
 
     private func fresh<Value>(_ entry: Entry<Value>?) -> Value? {
-        guard let entry, ttl > 0, now().timeIntervalSince(entry.fetchedAt) < ttl else { return nil }
+        guard let entry, isFresh(entry) else { return nil }
         return entry.value
+    }
+
+    /// Of two entries for one thing, the one fetched last.
+    private static func newer<Value>(_ one: Entry<Value>?, _ other: Entry<Value>?) -> Entry<Value>? {
+        guard let one, let other else { return one ?? other }
+        return other.fetchedAt > one.fetchedAt ? other : one
+    }
+
+    /// A secret of a cached listing as an entry of its own, fetched with the listing.
+    private static func entry(of name: String, in listing: Entry<FolderListing>) -> Entry<Secret>? {
+        listing.value.secret(named: name).map { Entry(value: $0, fetchedAt: listing.fetchedAt) }
+    }
+
+    private func isFresh<Value>(_ entry: Entry<Value>) -> Bool {
+        ttl > 0 && now().timeIntervalSince(entry.fetchedAt) < ttl
+    }
+
+    /// An entry's age; stale when it has expired and is served because the
+    /// backend could not be reached (`servableWhenStale`, while unreachable).
+    private func age<Value>(of entry: Entry<Value>, in state: State) -> CacheAge {
+        let standsIn = !isFresh(entry) && state.unreachable && servableWhenStale(entry) != nil
+        return CacheAge(fetchedAt: entry.fetchedAt, servedStale: standsIn)
     }
 
     /// An expired entry that may still stand in while the backend is unreachable.
@@ -280,14 +339,16 @@ public final class CachingBackend: SecretBackend {
     /// concurrent callers; `what` names the entry, uniquely); when the fetch fails because the backend is
     /// unreachable, serves the expired entry instead.
     private func cached<Value: Sendable>(
-        _ slot: WritableKeyPath<State, Entry<Value>?>, fetch: () throws -> Value, what: String
+        _ slot: WritableKeyPath<State, Entry<Value>?>, standIn: Entry<Value>? = nil, fetch: () throws -> Value,
+        what: String
     ) throws -> Value {
-        let (entry, unreachableUntil) = state.withLock { ($0[keyPath: slot], $0.unreachableUntil) }
-        if let value = fresh(entry) {
+        let (own, unreachableUntil) = state.withLock { ($0[keyPath: slot], $0.unreachableUntil) }
+        if let value = fresh(own) {
             count(\.hits)
             return value
         }
         count(\.misses)
+        let entry = Self.newer(own, standIn)
         if let entry = servableWhenStale(entry), let unreachableUntil, now() < unreachableUntil {
             count(\.staleServed)
             return entry.value
@@ -315,12 +376,14 @@ public final class CachingBackend: SecretBackend {
             state.withLock { state in
                 if ttl > 0 { state[keyPath: slot] = Entry(value: value, fetchedAt: stamp) }
                 state.figures.lastRefresh = stamp
+                state.unreachable = false
             }
             return value
         } catch let error as BackendError where [.unavailable, .timedOut].contains(error.kind) {
             let stamp = now()
             state.withLock { state in
                 state.unreachableUntil = stamp.addingTimeInterval(Self.unreachableBackoff)
+                state.unreachable = true
                 state.figures.lastFailure = stamp
             }
             guard let entry = servableWhenStale(entry) else { throw error }
@@ -338,6 +401,7 @@ public final class CachingBackend: SecretBackend {
         guard ttl > 0 else { return }
         let stamp = now()
         state.withLock { state in
+            state.unreachable = false  // a write just reached the backend
             state.secrets[SecretKey(location: location, name: secret.name)] = Entry(value: secret, fetchedAt: stamp)
             guard let entry = state.listings[location] else { return }
             var listing = entry.value
@@ -375,6 +439,20 @@ public final class CachingBackend: SecretBackend {
             state.listings = state.listings.filter { $0.key.projectID != projectID }
             state.secrets = state.secrets.filter { $0.key.location.projectID != projectID }
         }
+    }
+}
+
+/// How old a cached entry is (`CachingBackend.cacheAge`).
+public struct CacheAge: Sendable, Equatable {
+    /// When the backend gave the entry: fetched, or stored by a write through the cache.
+    public let fetchedAt: Date
+    /// The entry is past its TTL and is being served because the backend
+    /// could not be reached (within `maxStale`).
+    public let servedStale: Bool
+
+    public init(fetchedAt: Date, servedStale: Bool) {
+        self.fetchedAt = fetchedAt
+        self.servedStale = servedStale
     }
 }
 

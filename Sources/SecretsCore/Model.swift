@@ -104,14 +104,28 @@ public struct Secret: Sendable, Hashable {
     public let type: SecretType
     public let createdAt: Date
     public let updatedAt: Date
+    /// The backend's identifier of the secret, stable across updates and
+    /// renames in place; "" when the backend gave none.
+    public let id: String
+    /// Infisical's `secretComment`; "" when there is none.
+    public let comment: String
+    /// The slugs of the secret's tags (Infisical's `tags[].slug`), in the
+    /// backend's order; empty where the backend has no tags.
+    public let tags: [String]
 
-    public init(name: String, value: String, version: Int, type: SecretType = .shared, createdAt: Date, updatedAt: Date) {
+    public init(
+        name: String, value: String, version: Int, type: SecretType = .shared, createdAt: Date, updatedAt: Date,
+        id: String = "", comment: String = "", tags: [String] = []
+    ) {
         self.name = name
         self.value = value
         self.version = version
         self.type = type
         self.createdAt = createdAt
         self.updatedAt = updatedAt
+        self.id = id
+        self.comment = comment
+        self.tags = tags
     }
 
     /// The value's length in bytes, which is the file's size.

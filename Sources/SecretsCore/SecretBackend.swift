@@ -33,6 +33,13 @@ public protocol SecretBackend: Sendable {
 
     func deleteSecret(_ name: String, in location: SecretLocation) throws
 
+    /// Replaces the comment of the secret `updateSecret` would change, leaving
+    /// its value as it is; returns the secret as now stored (its version goes
+    /// up by one, as with any Infisical update). The comment is stored as
+    /// given, not trimmed (Infisical trims it only on create). Fails with
+    /// `.notFound` when there is no such secret.
+    func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret
+
     /// Moves a secret within one environment; replaces `newName` when it
     /// exists. The default creates (or updates) the target, then deletes the source.
     func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation) throws

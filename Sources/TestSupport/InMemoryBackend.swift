@@ -100,7 +100,8 @@ public final class InMemoryBackend: SecretBackend {
             guard state.secrets[location]?[name] == nil else { throw BackendError.alreadyExists("Secret already exists") }
             let now = Date()
             let secret = Secret(
-                name: name, value: SecretValue.storedForm(value), version: 1, createdAt: now, updatedAt: now)
+                name: name, value: SecretValue.storedForm(value), version: 1, createdAt: now, updatedAt: now,
+                id: UUID().uuidString.lowercased())
             state.secrets[location, default: [:]][name] = secret
             return secret
         }
@@ -113,9 +114,32 @@ public final class InMemoryBackend: SecretBackend {
             }
             let secret = Secret(
                 name: name, value: SecretValue.storedForm(value), version: old.version + 1,
-                createdAt: old.createdAt, updatedAt: Date())
+                createdAt: old.createdAt, updatedAt: Date(), id: old.id, comment: old.comment, tags: old.tags)
             state.secrets[location]![name] = secret
             return secret
+        }
+    }
+
+    public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
+        try record("setComment", "\(location)/\(name)") { state in
+            guard let old = state.secrets[location]?[name] else {
+                throw BackendError.notFound("Secret with name \(name) not found")
+            }
+            let secret = Secret(
+                name: name, value: old.value, version: old.version + 1, createdAt: old.createdAt, updatedAt: Date(),
+                id: old.id, comment: comment, tags: old.tags)
+            state.secrets[location]![name] = secret
+            return secret
+        }
+    }
+
+    /// Gives a secret tags (by slug), as Infisical's web app would; not a backend call.
+    public func setTags(_ tags: [String], of name: String, in location: SecretLocation) {
+        state.withLock { state in
+            guard let old = state.secrets[location]?[name] else { return }
+            state.secrets[location]![name] = Secret(
+                name: name, value: old.value, version: old.version, type: old.type, createdAt: old.createdAt,
+                updatedAt: old.updatedAt, id: old.id, comment: old.comment, tags: tags)
         }
     }
 

@@ -452,6 +452,34 @@ class TestCrossSDK:
         assert [s.secretKey for s in pysdk.secrets.list_secrets(
             environment_slug="prod", secret_path="/", project_id=project_id).secrets] == ["FROM_RUST"]
 
+    def test_a_comment_alone_is_updated_and_the_value_kept(self, world, rust, pysdk, api):
+        """§4.5: a PATCH with only secretComment (what infisicalfs sends for setfattr) leaves the value."""
+        project_id = pid(world)
+        where = dict(secret_path="/", environment_slug="dev", project_id=project_id)
+        created = pysdk.secrets.create_secret_by_name(secret_name="NOTED", secret_value="v1",
+                                                      secret_comment="first", **where)
+        api.control("DELETE", "requests")
+        updated = pysdk.secrets.update_secret_by_name(current_secret_name="NOTED", secret_comment="  second\n",
+                                                      tags_ids=["ops"], **where)
+        (patch,) = api.control("GET", "requests/log")["requests"]
+        assert "secretValue" not in patch["bodyKeys"] and "secretComment" in patch["bodyKeys"]
+        assert updated.version == 2 and updated.id == created.id
+        assert updated.secretComment == "  second\n"        # §4.5: not trimmed on update
+        assert updated.secretValue == ""                    # §4.5 caveat: value not sent ⇒ ""
+        got = pysdk.secrets.get_secret_by_name(secret_name="NOTED", **where)
+        assert (got.secretValue, got.secretComment, got.version, got.id) == ("v1", "  second\n", 2, created.id)
+        assert [(t["id"], t["slug"]) for t in got.tags] == [("ops", "ops")]   # dicts in PySDK 1.0.18
+        listed = next(s for s in pysdk.secrets.list_secrets(**where).secrets if s.secretKey == "NOTED")
+        assert (listed.secretComment, listed.id, [t["slug"] for t in listed.tags]) == \
+            ("  second\n", created.id, ["ops"])
+        # The Rust SDK reads the same comment, and its value-only update keeps it.
+        assert rust.getSecret(GetSecretOptions(environment="dev", project_id=project_id,
+                                               secret_name="NOTED")).secret_comment == "  second\n"
+        rust.updateSecret(UpdateSecretOptions(environment="dev", project_id=project_id, secret_name="NOTED",
+                                              secret_value="v2"))
+        got = pysdk.secrets.get_secret_by_name(secret_name="NOTED", **where)
+        assert (got.secretValue, got.secretComment, got.version) == ("v2", "  second\n", 3)
+
 
 # ---------------------------------------------------------------------------
 # TLS: a CA made by openssl, both SDKs and plain HTTPS

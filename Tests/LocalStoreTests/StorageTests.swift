@@ -61,7 +61,7 @@ struct StorageTests {
         try #require(header.count >= 100)
         #expect(Array(header[0..<15]) == Array("SQLite format 3".utf8))
         #expect(header[18] == 2 && header[19] == 2)  // WAL read and write versions
-        #expect(Array(header[60..<64]) == [0, 0, 0, 1])  // PRAGMA user_version
+        #expect(Array(header[60..<64]) == [0, 0, 0, 2])  // PRAGMA user_version
     }
 
     @Test func noPlaintextValueOnDisk() throws {
