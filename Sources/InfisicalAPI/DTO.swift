@@ -32,7 +32,17 @@ struct SecretDTO: Decodable {
     let secretValueHidden: Bool?
 }
 
-struct SecretsResponse: Decodable { let secrets: [SecretDTO] }
+/// A list answer: `imports` holds the imported folders' secrets, in import
+/// order, with `include_imports=true` (`[]` or absent otherwise).
+struct SecretsResponse: Decodable {
+    let secrets: [SecretDTO]
+    let imports: [SecretImportDTO]?
+}
+
+/// One imported folder in a list answer (its `secretPath` and
+/// `environment` are not needed: the order of `imports` is what counts).
+struct SecretImportDTO: Decodable { let secrets: [SecretDTO] }
+
 struct SecretResponse: Decodable { let secret: SecretDTO }
 
 struct FolderDTO: Decodable, Sendable {
