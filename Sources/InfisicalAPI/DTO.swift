@@ -25,7 +25,7 @@ struct WorkspaceResponse: Decodable { let workspace: ProjectDTO }
 struct SecretDTO: Decodable {
     let secretKey: String
     let secretValue: String
-    let version: Int?
+    var version: Int?
     let type: String?
     let createdAt: Date?
     let updatedAt: Date?

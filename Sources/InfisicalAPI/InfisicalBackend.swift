@@ -124,9 +124,9 @@ public final class InfisicalBackend: SecretBackend {
                 query: Self.scope(location) + readOptions + [("recursive", "false")]),
             as: SecretsResponse.self)
         let folders = try folderCall.result()
-        var byName = Self.secretsByName(answer.secrets)
+        var byName = secretsByName(answer.secrets)
         if includeImports {
-            byName = Self.merging(imports: answer.imports ?? [], into: byName)
+            byName = merging(imports: answer.imports ?? [], into: byName)
         }
         return FolderListing(
             secrets: byName.values.sorted { $0.name < $1.name }, folders: folders.map(\.name).sorted())
@@ -134,10 +134,10 @@ public final class InfisicalBackend: SecretBackend {
 
     /// One secret per name: the shared secret wins over a personal one of
     /// the same name (getSecret's rule).
-    private static func secretsByName(_ secrets: [SecretDTO]) -> [String: Secret] {
+    private func secretsByName(_ secrets: [SecretDTO]) -> [String: Secret] {
         var byName: [String: Secret] = [:]
         for dto in secrets {
-            let secret = Self.secret(dto)
+            let secret = shown(dto)
             if byName[secret.name] == nil || secret.type == .shared { byName[secret.name] = secret }
         }
         return byName
@@ -147,16 +147,37 @@ public final class InfisicalBackend: SecretBackend {
     /// a get by name finds them (Infisical's server: the folder's own shared
     /// secret; else the imports, the last import first; else the caller's
     /// personal secret), so `ls` and `cat` agree on every name.
-    private static func merging(imports: [SecretImportDTO], into own: [String: Secret]) -> [String: Secret] {
+    private func merging(imports: [SecretImportDTO], into own: [String: Secret]) -> [String: Secret] {
         var merged: [String: Secret] = [:]
         for imported in imports {
             // A later import overrides an earlier one.
-            for secret in imported.secrets.map(Self.secret) { merged[secret.name] = secret }
+            for secret in imported.secrets.map(shown) { merged[secret.name] = secret }
         }
         for (name, secret) in own where secret.type == .shared || merged[name] == nil {
             merged[name] = secret
         }
         return merged
+    }
+
+    /// A secret read as this mount shows it. An expanded value changes when a
+    /// secret it references changes, though its own version does not; with
+    /// imports, a name may pass to another import's secret of the same
+    /// version. So with either option the version reported also changes with
+    /// the value (Infisical's version above a 24-bit digest of the value):
+    /// what is keyed on the version, such as the kernel's cached pages, then
+    /// sees the change.
+    private func shown(_ dto: SecretDTO) -> Secret {
+        guard expandReferences || includeImports else { return Self.secret(dto) }
+        var dto = dto
+        dto.version = Self.valueVersion(dto.version ?? 0, value: dto.secretValue)
+        return Self.secret(dto)
+    }
+
+    /// `version` above a 24-bit FNV-1a digest of `value`.
+    private static func valueVersion(_ version: Int, value: String) -> Int {
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in value.utf8 { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return version << 24 | Int(digest & 0xff_ffff)
     }
 
     /// `include_imports` and `expandSecretReferences`, the same on every read
@@ -181,7 +202,7 @@ public final class InfisicalBackend: SecretBackend {
     private func getSecret(_ name: String, in location: SecretLocation, type: SecretType) throws(BackendError)
         -> Secret
     {
-        Self.secret(
+        shown(
             try client.send(
                 Endpoint(
                     method: "GET", route: "/api/v3/secrets/raw/{secretName}",

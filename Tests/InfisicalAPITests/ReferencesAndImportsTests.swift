@@ -3,6 +3,7 @@ import HTTPClient
 import InfisicalAPI
 import Logging
 import SecretsCore
+import Synchronization
 import Testing
 
 private let location = SecretLocation(projectID: "p1", environment: "dev", path: .root)
@@ -98,7 +99,8 @@ struct ReferencesAndImportsTests {
                 "ONLY_MINE": "personal-only",
             ])
         #expect(listing.secrets.map(\.name) == listing.secrets.map(\.name).sorted())
-        #expect(listing.secret(named: "MINE")?.version == 7)
+        // Infisical's version, above a digest of the value (see the next suite).
+        #expect(listing.secret(named: "MINE").map { $0.version >> 24 } == 7)
         #expect(listing.secret(named: "ONLY_MINE")?.type == .personal)
     }
 
@@ -121,6 +123,34 @@ struct ReferencesAndImportsTests {
         #expect(try backend(stub, imports: true).getSecret("SHARED_URL", in: location).value == "https://db")
         #expect(stub.requests.count == 1)
         #expect(throws: BackendError.self) { try backend(stub).getSecret("SHARED_URL", in: location) }
+    }
+
+    /// An expansion changes when a secret it references changes, though its
+    /// own version does not: the version reported changes with the value, so
+    /// the kernel's cached pages of the file are dropped.
+    @Test(arguments: [(true, false), (false, true)])
+    func theVersionShownChangesWithTheValue(expand: Bool, imports: Bool) throws {
+        let value = Mutex("x")
+        let stub = StubTransport { request throws(HTTPError) in
+            let current = value.withLock { $0 }
+            if let answer = folders(request) { return answer }
+            return request.path == "/api/v3/secrets/raw"
+                ? listAnswer([secretJSON("A", current, version: 3)])
+                : response(200, #"{"secret":\#(secretJSON("A", current, version: 3))}"#)
+        }
+        let infisical = backend(stub, expand: expand, imports: imports)
+        let first = try #require(try infisical.listFolder(location).secret(named: "A"))
+        #expect(try infisical.listFolder(location).secret(named: "A")?.version == first.version)
+        #expect(try infisical.getSecret("A", in: location).version == first.version)
+        #expect(first.version >> 24 == 3)
+        value.withLock { $0 = "y" }
+        let changed = try infisical.getSecret("A", in: location)
+        #expect(changed.value == "y")
+        #expect(changed.version != first.version)
+        #expect(changed.version >> 24 == 3)
+        #expect(try infisical.listFolder(location).secret(named: "A")?.version == changed.version)
+        // Without either option the version is Infisical's.
+        #expect(try backend(stub).getSecret("A", in: location).version == 3)
     }
 
     @Test func statusShowsTheOptions() throws {
