@@ -50,7 +50,8 @@ struct ReferenceOptionsTests {
 
     @Test func theLocalStoreRefusesThem() throws {
         let token = ["INFISICAL_ACCESS_TOKEN": "t"]
-        for arguments in [["--expand-references"], ["-o", "include_imports"], ["--include-imports", "--expand-references"]] {
+        let choices = [["--expand-references"], ["-o", "include_imports"], ["--include-imports", "--expand-references"]]
+        for arguments in choices {
             let explicit = try mount(["/m", "--backend", "local"] + arguments)
             #expect(throws: CommandFailure.self) { try explicit.validate(environment: token) }
             // No credentials: the local store is chosen, and the reason says so.
@@ -60,7 +61,7 @@ struct ReferenceOptionsTests {
                 Issue.record("accepted \(arguments) with the local store")
             } catch {
                 #expect(error.code == .usage)
-                #expect(error.message.contains("needs the Infisical backend") || error.message.contains("need the Infisical backend"))
+                #expect(error.message.contains("the Infisical backend: the local store has no secret references"))
                 #expect(error.message.contains("no Infisical credentials"))
             }
             try implicit.validate(environment: token)
@@ -72,9 +73,9 @@ struct ReferenceOptionsTests {
     /// The usage error comes before anything else is checked (here: a missing
     /// mountpoint would be exit code 3), and also for mount(8)'s fake mount.
     @Test func theBinaryExitsWithTheUsageCode() {
-        #expect(
-            InfisicalFSMain.run(["mount", "/nonexistent/mnt", "--backend", "local", "--expand-references"], environment: [:])
-                == 2)
-        #expect(InfisicalFSMain.run(["local:/s.db", "/nonexistent/mnt", "-f", "-o", "include_imports"], environment: [:]) == 2)
+        let local = ["mount", "/nonexistent/mnt", "--backend", "local", "--expand-references"]
+        #expect(InfisicalFSMain.run(local, environment: [:]) == 2)
+        let fake = ["local:/s.db", "/nonexistent/mnt", "-f", "-o", "include_imports"]
+        #expect(InfisicalFSMain.run(fake, environment: [:]) == 2)
     }
 }

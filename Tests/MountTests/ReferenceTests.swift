@@ -22,12 +22,18 @@ struct ReferenceTests {
         ] {
             try server.control(
                 "POST", "/__test__/secrets",
-                ["projectSlug": "p", "environment": environment, "secretPath": path, "secretKey": key, "secretValue": value])
+                [
+                    "projectSlug": "p", "environment": environment, "secretPath": path, "secretKey": key,
+                    "secretValue": value,
+                ])
         }
         for (environment, path) in [("prod", "/common"), ("staging", "/")] {
             try server.control(
                 "POST", "/__test__/imports",
-                ["projectSlug": "p", "environment": "dev", "secretPath": "/", "importEnvironment": environment, "importPath": path])
+                [
+                    "projectSlug": "p", "environment": "dev", "secretPath": "/", "importEnvironment": environment,
+                    "importPath": path,
+                ])
         }
         return backend
     }
@@ -85,7 +91,8 @@ struct ReferenceTests {
 
             """
         for listFirst in [true, false] {
-            #expect(try readings(Self.names, of: backend, scratch: scratch, options: [], listFirst: listFirst) == expected)
+            let read = try readings(Self.names, of: backend, scratch: scratch, options: [], listFirst: listFirst)
+            #expect(read == expected)
         }
         for read in try secretReads(backend) {
             #expect(read.query["expandSecretReferences"] == "false" && read.query["include_imports"] == "false")
@@ -105,7 +112,8 @@ struct ReferenceTests {
 
             """
         for (options, listFirst) in [(["-o", "expand_references"], true), (["--expand-references"], false)] {
-            #expect(try readings(Self.names, of: backend, scratch: scratch, options: options, listFirst: listFirst) == expected)
+            let read = try readings(Self.names, of: backend, scratch: scratch, options: options, listFirst: listFirst)
+            #expect(read == expected)
             for read in try secretReads(backend) {
                 #expect(read.query["expandSecretReferences"] == "true" && read.query["include_imports"] == "false")
             }
@@ -127,7 +135,8 @@ struct ReferenceTests {
 
             """
         for (options, listFirst) in [(["-o", "include_imports"], true), (["--include-imports"], false)] {
-            #expect(try readings(Self.names, of: backend, scratch: scratch, options: options, listFirst: listFirst) == expected)
+            let read = try readings(Self.names, of: backend, scratch: scratch, options: options, listFirst: listFirst)
+            #expect(read == expected)
             for read in try secretReads(backend) {
                 #expect(read.query["expandSecretReferences"] == "false" && read.query["include_imports"] == "true")
             }
@@ -142,7 +151,10 @@ struct ReferenceTests {
         let backend = try seededBackend(scratch)
         try backend.server!.control(
             "POST", "/__test__/secrets",
-            ["projectSlug": "p", "environment": "prod", "secretPath": "/common", "secretKey": "DB", "secretValue": "${SHARED_URL}/app"])
+            [
+                "projectSlug": "p", "environment": "prod", "secretPath": "/common", "secretKey": "DB",
+                "secretValue": "${SHARED_URL}/app",
+            ])
         for listFirst in [true, false] {
             let options = ["-o", "expand_references,include_imports"]
             #expect(
@@ -186,6 +198,12 @@ struct ReferenceTests {
     /// own version, yet its expansion shows the new value once the cache
     /// lifetime has passed, through `cat` and through `ls`, not the kernel's
     /// pages of the old expansion.
+    func setB(_ value: String, in backend: TestBackend) throws {
+        try backend.server!.control(
+            "POST", "/__test__/secrets",
+            ["projectSlug": "p", "environment": "dev", "secretKey": "B", "secretValue": value])
+    }
+
     @Test func aChangedReferenceShowsInTheExpansionAfterTheCacheLifetime() throws {
         let scratch = try Scratch()
         let backend = try seededBackend(scratch)
@@ -193,12 +211,10 @@ struct ReferenceTests {
             scratch: scratch, backend: backend, arguments: ["-o", "expand_references", "--cache-ttl", "1"])
         defer { mount.stop() }
         #expect(try sh("cat \"$MNT/p/dev/A\"; cat \"$MNT/p/dev/A\"", in: mount).stdout == "xx")
-        try backend.server!.control(
-            "POST", "/__test__/secrets", ["projectSlug": "p", "environment": "dev", "secretKey": "B", "secretValue": "y"])
+        try setB("y", in: backend)
         usleep(1_500_000)
         #expect(try sh("cat \"$MNT/p/dev/A\"", in: mount).stdout == "y")
-        try backend.server!.control(
-            "POST", "/__test__/secrets", ["projectSlug": "p", "environment": "dev", "secretKey": "B", "secretValue": "z"])
+        try setB("z", in: backend)
         usleep(1_500_000)
         #expect(try sh("ls -l \"$MNT/p/dev\" >/dev/null; cat \"$MNT/p/dev/A\"", in: mount).stdout == "z")
     }
