@@ -28,7 +28,7 @@ struct SecretDTO: Decodable {
     let _id: String?
     let secretKey: String
     let secretValue: String
-    let version: Int?
+    var version: Int?
     let type: String?
     let secretComment: String?
     /// Only in list and get answers (§4.1).
@@ -45,7 +45,17 @@ struct TagDTO: Decodable {
     let name: String?
 }
 
-struct SecretsResponse: Decodable { let secrets: [SecretDTO] }
+/// A list answer: `imports` holds the imported folders' secrets, in import
+/// order, with `include_imports=true` (`[]` or absent otherwise).
+struct SecretsResponse: Decodable {
+    let secrets: [SecretDTO]
+    let imports: [SecretImportDTO]?
+}
+
+/// One imported folder in a list answer (its `secretPath` and
+/// `environment` are not needed: the order of `imports` is what counts).
+struct SecretImportDTO: Decodable { let secrets: [SecretDTO] }
+
 struct SecretResponse: Decodable { let secret: SecretDTO }
 
 struct FolderDTO: Decodable, Sendable {

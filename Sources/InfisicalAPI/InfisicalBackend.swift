@@ -11,6 +11,13 @@ public struct InfisicalConfiguration: Sendable {
     /// Seconds one HTTP call may take, connection included. Calls made
     /// inside a file operation are also bounded by its `Deadline`.
     public var requestTimeout: Double = 10
+    /// Ask Infisical to expand `${KEY}` and `${env.path.KEY}` references in
+    /// the values it returns (`expandSecretReferences`), on every list and get.
+    public var expandReferences = false
+    /// Include the secrets of the folders imported into a folder
+    /// (`include_imports`), on every list and get: a listing merges them
+    /// in, a get finds an imported secret when the folder has none of that name.
+    public var includeImports = false
 
     public static let defaultSiteURL = "https://app.infisical.com"
 
@@ -25,12 +32,16 @@ public struct InfisicalConfiguration: Sendable {
 public final class InfisicalBackend: SecretBackend {
     private let client: APIClient
     private let logger: Logger
+    private let expandReferences: Bool
+    private let includeImports: Bool
 
     public init(configuration: InfisicalConfiguration, transport: any HTTPTransport, logger: Logger) {
         self.client = APIClient(
             siteURL: configuration.siteURL, transport: transport, credentials: configuration.credentials,
             timeout: configuration.requestTimeout, logger: logger)
         self.logger = logger
+        self.expandReferences = configuration.expandReferences
+        self.includeImports = configuration.includeImports
     }
 
     public let capabilities = BackendCapabilities(managesProjects: false, renamesFolders: true)
@@ -39,6 +50,8 @@ public final class InfisicalBackend: SecretBackend {
         .object([
             ("backend", .string("infisical")),
             ("site_url", .string(client.baseURL)),
+            ("expand_references", .boolean(expandReferences)),
+            ("include_imports", .boolean(includeImports)),
             ("auth", client.tokens.status),
             ("api", client.status),
         ])
@@ -105,23 +118,54 @@ public final class InfisicalBackend: SecretBackend {
     public func listFolder(_ location: SecretLocation) throws -> FolderListing {
         // The two calls go out at once: a listing costs one round trip, not two.
         let folderCall = BackgroundCall { () throws(BackendError) -> [FolderDTO] in try self.subfolders(of: location) }
-        let secrets = try client.send(
+        let answer = try client.send(
             Endpoint(
                 method: "GET", route: "/api/v3/secrets/raw", path: "/api/v3/secrets/raw",
-                query: Self.scope(location) + [
-                    ("include_imports", "false"), ("expandSecretReferences", "false"), ("recursive", "false"),
-                ]),
-            as: SecretsResponse.self
-        ).secrets
+                query: Self.scope(location) + readOptions + [("recursive", "false")]),
+            as: SecretsResponse.self)
         let folders = try folderCall.result()
-        // The shared secret wins over a personal one of the same name (getSecret's rule).
+        var byName = secretsByName(answer.secrets)
+        if includeImports {
+            byName = merging(imports: answer.imports ?? [], into: byName)
+        }
+        return FolderListing(
+            secrets: byName.values.sorted { $0.name < $1.name }, folders: folders.map(\.name).sorted())
+    }
+
+    /// One secret per name: the shared secret wins over a personal one of
+    /// the same name (getSecret's rule).
+    private func secretsByName(_ secrets: [SecretDTO]) -> [String: Secret] {
         var byName: [String: Secret] = [:]
         for dto in secrets {
             let secret = Self.secret(dto)
             if byName[secret.name] == nil || secret.type == .shared { byName[secret.name] = secret }
         }
-        return FolderListing(
-            secrets: byName.values.sorted { $0.name < $1.name }, folders: folders.map(\.name).sorted())
+        return byName
+    }
+
+    /// A listing with the imported folders' secrets merged in, in the order
+    /// a get by name finds them (Infisical's server: the folder's own shared
+    /// secret; else the imports, the last import first; else the caller's
+    /// personal secret), so `ls` and `cat` agree on every name.
+    private func merging(imports: [SecretImportDTO], into own: [String: Secret]) -> [String: Secret] {
+        var merged: [String: Secret] = [:]
+        for imported in imports {
+            // A later import overrides an earlier one.
+            for secret in imported.secrets.map(Self.secret) { merged[secret.name] = secret }
+        }
+        for (name, secret) in own where secret.type == .shared || merged[name] == nil {
+            merged[name] = secret
+        }
+        return merged
+    }
+
+    /// `include_imports` and `expandSecretReferences`, the same on every read
+    /// (the SDKs send them inconsistently: see the API reference, §4.9).
+    private var readOptions: [(String, String)] {
+        [
+            ("include_imports", includeImports ? "true" : "false"),
+            ("expandSecretReferences", expandReferences ? "true" : "false"),
+        ]
     }
 
     public func getSecret(_ name: String, in location: SecretLocation) throws -> Secret {
@@ -142,9 +186,7 @@ public final class InfisicalBackend: SecretBackend {
                 Endpoint(
                     method: "GET", route: "/api/v3/secrets/raw/{secretName}",
                     path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
-                    query: Self.scope(location) + [
-                        ("type", type.rawValue), ("include_imports", "false"), ("expandSecretReferences", "false"),
-                    ]),
+                    query: Self.scope(location) + [("type", type.rawValue)] + readOptions),
                 as: SecretResponse.self
             ).secret)
     }

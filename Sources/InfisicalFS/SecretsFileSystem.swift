@@ -351,9 +351,13 @@ public final class SecretsFileSystem: FileSystemOperations {
         }
     }
 
-    /// The version of a value as the kernel's page cache would hold it.
+    /// The version of a value as the kernel's page cache would hold it. A
+    /// digest of the value is part of it: an expanded reference or an
+    /// imported secret changes without its own version changing.
     func pageVersion(of secret: Secret) -> String {
-        "\(secret.version) \(secret.updatedAt.timeIntervalSince1970) \(secret.value.utf8.count)"
+        var digest: UInt64 = 0xcbf2_9ce4_8422_2325  // FNV-1a
+        for byte in secret.value.utf8 { digest = (digest ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return "\(secret.version) \(secret.updatedAt.timeIntervalSince1970) \(secret.value.utf8.count) \(digest)"
     }
 
     /// When the kernel may hold pages of another version of `inode`'s value

@@ -35,6 +35,10 @@ public struct MountRequest: Sendable, Equatable {
     public var foreground = false
     public var credentialsFile: String?
     public var keepNewline = false
+    /// Values with Infisical's `${…}` references expanded (`-o expand_references`).
+    public var expandReferences = false
+    /// Imported folders' secrets shown in the folders that import them (`-o include_imports`).
+    public var includeImports = false
     public var logLevel: LogLevel = .info
     /// Internal: started by a detaching `mount`; report readiness on stdout.
     public var readyPipe = false
@@ -71,6 +75,30 @@ public struct MountRequest: Sendable, Equatable {
         request.localStore = localStore.map(absolute)
         request.credentialsFile = credentialsFile.map(absolute)
         return request
+    }
+
+    /// Whether the mount refuses every change: `--read-only`, or implied by
+    /// `expandReferences` or `includeImports`, whose files show values that
+    /// are not this folder's stored ones (an expansion written back would
+    /// replace its references; an imported secret lives in another folder).
+    public var mountsReadOnly: Bool { readOnly || impliesReadOnly }
+
+    /// The options that make a mount read-only by themselves, as the user spelled them.
+    var impliesReadOnly: Bool { expandReferences || includeImports }
+
+    /// Checks what parsing alone cannot: the combination of the options with
+    /// the backend the environment selects.
+    public func validate(environment: [String: String]) throws(CommandFailure) {
+        guard resolvedBackend(environment: environment) == .local else { return }
+        let asked = [
+            (expandReferences, "--expand-references (-o expand_references)"),
+            (includeImports, "--include-imports (-o include_imports)"),
+        ].filter(\.0).map(\.1)
+        guard !asked.isEmpty else { return }
+        throw .usage(
+            asked.joined(separator: " and ") + (asked.count == 1 ? " needs" : " need")
+                + " the Infisical backend: the local store has no secret references or imports"
+                + (backend == nil ? " (the local store is used because no Infisical credentials are given)" : ""))
     }
 
     /// `$XDG_DATA_HOME/infisicalfs/store.db`, else under `~/.local/share`.
@@ -205,7 +233,7 @@ public enum ArgumentParser {
 /// One mount option, in both its flag and its fstab spelling.
 enum Option: CaseIterable {
     case backend, siteURL, localStore, cacheTTL, timeout, maxStale, readOnly, allowOther, uid, gid, umask, project, foreground
-    case credentialsFile, keepNewline, logLevel, readyPipe
+    case credentialsFile, keepNewline, expandReferences, includeImports, logLevel, readyPipe
 
     init?(flag: String) {
         guard let option = Self.allCases.first(where: { $0.flags.contains(flag) }) else { return nil }
@@ -234,6 +262,8 @@ enum Option: CaseIterable {
         case .foreground: ["--foreground", "-f"]
         case .credentialsFile: ["--credentials-file"]
         case .keepNewline: ["--keep-newline"]
+        case .expandReferences: ["--expand-references"]
+        case .includeImports: ["--include-imports"]
         case .logLevel: ["--log-level"]
         case .readyPipe: ["--ready-pipe"]
         }
@@ -256,6 +286,8 @@ enum Option: CaseIterable {
         case .foreground: nil
         case .credentialsFile: "credentials_file"
         case .keepNewline: "keep_newline"
+        case .expandReferences: "expand_references"
+        case .includeImports: "include_imports"
         case .logLevel: "log_level"
         case .readyPipe: nil
         }
@@ -263,7 +295,7 @@ enum Option: CaseIterable {
 
     var takesValue: Bool {
         switch self {
-        case .readOnly, .allowOther, .foreground, .keepNewline, .readyPipe: false
+        case .readOnly, .allowOther, .foreground, .keepNewline, .expandReferences, .includeImports, .readyPipe: false
         default: true
         }
     }
@@ -320,6 +352,8 @@ enum Option: CaseIterable {
             guard !value.isEmpty else { throw .usage("\(name) needs a path") }
             request.credentialsFile = value
         case .keepNewline: request.keepNewline = true
+        case .expandReferences: request.expandReferences = true
+        case .includeImports: request.includeImports = true
         case .logLevel:
             guard let level = LogLevel(name: value) else {
                 throw .usage("\(name) must be one of debug, info, notice, warning, error")

@@ -33,6 +33,7 @@ public enum InfisicalFSMain {
                 throw CommandFailure(.failure, error.description)
             }
         case .mount(let given):
+            try given.validate(environment: environment)
             // mount -f: mount(8) only wants to know the arguments are good.
             if given.fake { return }
             let request = given.withAbsolutePaths(from: FileManager.default.currentDirectoryPath)
@@ -85,6 +86,12 @@ public enum InfisicalFSMain {
           --umask NNN                 umask=        modes shown (default 077: files 0600, dirs 0700)
           --project ID_OR_SLUG        project=      projects shown at the root (repeatable)
           --keep-newline              keep_newline  store file content exactly, final newline included
+          --expand-references         expand_references
+                                                    show values with ${...} references expanded by
+                                                    Infisical; implies --read-only; Infisical only
+          --include-imports           include_imports
+                                                    show the secrets of imported folders in the folders
+                                                    that import them; implies --read-only; Infisical only
           --credentials-file PATH     credentials_file=
                                                     KEY=VALUE credentials (mode 0600)
           --log-level LEVEL           log_level=    debug, info, notice, warning, error (info)

@@ -33,7 +33,12 @@ struct MountCommand {
             if let projects { cache.prime(projects: projects) }
             var options = FileSystemOptions(uid: request.uid ?? getuid(), gid: request.gid ?? getgid())
             options.umask = request.umask
-            options.readOnly = request.readOnly
+            options.readOnly = request.mountsReadOnly
+            if request.impliesReadOnly && !request.readOnly {
+                logger.notice(
+                    "mounting read-only: with expand_references or include_imports, files show values "
+                        + "that are not their folder's stored ones, so writing them back is refused (EROFS)")
+            }
             options.keepNewline = request.keepNewline
             options.projects = request.projects
             options.operationTimeout = request.timeout
@@ -43,11 +48,11 @@ struct MountCommand {
             ]
             // A read-only mount has nothing to commit and no per-open state
             // (it has no /.crypto): cached reads need not reach the daemon.
-            options.readsWithoutOpen = request.readOnly
+            options.readsWithoutOpen = request.mountsReadOnly
             let fileSystem = SecretsFileSystem(backend: cache, options: options, logger: logger.named("fs"))
             var configuration = MountConfiguration()
             configuration.allowOther = request.allowOther
-            configuration.readOnly = request.readOnly
+            configuration.readOnly = request.mountsReadOnly
             configuration.readsWithoutOpen = options.readsWithoutOpen
             let session: FuseSession
             do {
@@ -143,6 +148,8 @@ struct MountCommand {
         var configuration = InfisicalConfiguration(siteURL: siteURL, credentials: credentials)
         // No single call may take longer than a whole operation.
         configuration.requestTimeout = request.timeout
+        configuration.expandReferences = request.expandReferences
+        configuration.includeImports = request.includeImports
         let transport = CurlTransport(tls: TLSConfiguration.fromEnvironment(values), logger: logger.named("http"))
         let backend = InfisicalBackend(configuration: configuration, transport: transport, logger: logger)
         let projects: [Project]
