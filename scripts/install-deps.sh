@@ -3,11 +3,12 @@
 # with the Swift toolchain: libfuse3, OpenSSL's libcrypto, libcurl and SQLite
 # (headers and runtime), fuse3's tools, python3 for the tests' helpers, curl
 # for scripts/bench.sh and the examples, jq for examples/crypto-session and
-# the views' tests, and vim and nano, which the editor tests run on a mount.
+# the views' tests, vim and nano, which the editor tests run on a mount, and
+# attr (getfattr, setfattr) for the extended attributes' tests.
 # Asks apt only when something is missing.
 set -euo pipefail
 
-packages=(libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libsqlite3-dev python3 pkg-config curl jq vim nano)
+packages=(libfuse3-dev fuse3 libssl-dev libcurl4-openssl-dev libsqlite3-dev python3 pkg-config curl jq vim nano attr)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -208,3 +208,46 @@ struct ViewTests {
         #expect(try h.stat("demo/dev/.env").size == UInt64(try h.read("demo/dev/.env").utf8.count))
     }
 }
+
+/// A secret's metadata as extended attributes, in the core.
+@Suite("Extended attributes in the core")
+struct ExtendedAttributeTests {
+    @Test func aSecretsMetadataAndItsComment() throws {
+        let h = Harness()
+        _ = try h.backend.createSecret("A", value: "v", in: h.dev)
+        let file = try h.inode("demo/dev/A")
+        #expect(try h.fs.listExtendedAttributes(file) == [
+            "user.infisical.version", "user.infisical.type", "user.infisical.tags", "user.infisical.updated_at",
+            "user.infisical.id",
+        ])
+        #expect(try h.fs.getExtendedAttribute(file, name: "user.infisical.version") == Array("1".utf8))
+        #expect(throws: Errno.noData) { try h.fs.getExtendedAttribute(file, name: "user.infisical.comment") }
+        #expect(throws: Errno.noData) { try h.fs.getExtendedAttribute(file, name: "security.capability") }
+        try h.fs.setExtendedAttribute(file, name: "user.infisical.comment", value: Array("note".utf8), flags: [])
+        #expect(try h.backend.getSecret("A", in: h.dev).comment == "note")
+        #expect(try h.fs.getExtendedAttribute(file, name: "user.infisical.comment") == Array("note".utf8))
+        #expect(throws: Errno.fileExists) {
+            try h.fs.setExtendedAttribute(file, name: "user.infisical.comment", value: [], flags: .create)
+        }
+        #expect(throws: Errno.notPermitted) {
+            try h.fs.setExtendedAttribute(file, name: "user.infisical.id", value: [], flags: [])
+        }
+        #expect(throws: Errno.notSupported) { try h.fs.setExtendedAttribute(file, name: "user.x", value: [], flags: []) }
+        #expect(throws: Errno.illegalByteSequence) {
+            try h.fs.setExtendedAttribute(file, name: "user.infisical.comment", value: [0xff], flags: [])
+        }
+        try h.fs.removeExtendedAttribute(file, name: "user.infisical.comment")
+        #expect(try h.backend.getSecret("A", in: h.dev).comment == "")
+        #expect(throws: Errno.noData) {
+            try h.fs.setExtendedAttribute(file, name: "user.infisical.comment", value: Array("x".utf8), flags: .replace)
+        }
+    }
+
+    @Test func foldersScratchFilesAndViewsHaveNone() throws {
+        let h = Harness()
+        try #require(h.write("demo/dev/A~", "v") == nil)
+        for path in ["demo/dev", "demo/dev/A~", "demo/dev/.env"] {
+            #expect(try h.fs.listExtendedAttributes(try h.inode(path)) == [])
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+public import FuseKit
+import Logging
+import SecretsCore
+
+/// A secret's metadata as extended attributes (`getfattr -d`):
+/// `user.infisical.{version,type,comment,tags,updated_at,id}`, and
+/// `user.infisical.{stale,age}` while a cached copy stands in for an
+/// unreachable backend. Only `comment` can be set.
+extension SecretsFileSystem {
+    static let attributePrefix = "user.infisical."
+
+    enum SecretAttribute: String, CaseIterable {
+        case version, type, comment, tags
+        case updatedAt = "updated_at"
+        case id, stale, age
+
+        var name: String { SecretsFileSystem.attributePrefix + rawValue }
+    }
+
+    public func getExtendedAttribute(_ inode: InodeNumber, name: String) throws(Errno) -> [UInt8] {
+        // Every write(2) asks for security.capability first: answered at once.
+        guard name.hasPrefix(Self.attributePrefix), let attribute = SecretAttribute(rawValue: String(name.dropFirst(Self.attributePrefix.count))) else {
+            throw .noData
+        }
+        guard let value = try secretAttributes(of: inode)[attribute] else { throw .noData }
+        return Array(value.utf8)
+    }
+
+    public func listExtendedAttributes(_ inode: InodeNumber) throws(Errno) -> [String] {
+        let values = try secretAttributes(of: inode)
+        return SecretAttribute.allCases.filter { values[$0] != nil }.map(\.name)
+    }
+
+    public func setExtendedAttribute(
+        _ inode: InodeNumber, name: String, value: [UInt8], flags: ExtendedAttributeFlags
+    ) throws(Errno) {
+        guard name.hasPrefix(Self.attributePrefix) else { throw .notSupported }
+        guard let attribute = SecretAttribute(rawValue: String(name.dropFirst(Self.attributePrefix.count))) else {
+            throw .notSupported
+        }
+        guard attribute == .comment else { throw .notPermitted }
+        guard let comment = String(validating: value, as: UTF8.self) else { throw .illegalByteSequence }
+        let current = try secretAttributes(of: inode)[.comment] ?? ""
+        if flags.contains(.create), !current.isEmpty { throw .fileExists }
+        if flags.contains(.replace), current.isEmpty { throw .noData }
+        try setComment(comment, of: inode)
+    }
+
+    public func removeExtendedAttribute(_ inode: InodeNumber, name: String) throws(Errno) {
+        guard name.hasPrefix(Self.attributePrefix),
+            let attribute = SecretAttribute(rawValue: String(name.dropFirst(Self.attributePrefix.count)))
+        else { throw .noData }
+        guard attribute == .comment else { throw .notPermitted }
+        guard try secretAttributes(of: inode)[.comment] != nil else { throw .noData }
+        try setComment("", of: inode)
+    }
+
+    /// The attributes a secret has now; none for anything that is not a
+    /// stored secret (folders, scratch files, views, a file not stored yet).
+    private func secretAttributes(of inode: InodeNumber) throws(Errno) -> [SecretAttribute: String] {
+        guard case .secret(let location, let name) = try node(inode), !isPending(.secret(location, name: name)) else {
+            return [:]
+        }
+        let secret = try fetch(name, in: location)
+        var values: [SecretAttribute: String] = [
+            .version: String(secret.version), .type: secret.type.rawValue, .tags: secret.tags.joined(separator: ","),
+            .updatedAt: secret.updatedAt.formatted(.iso8601),
+        ]
+        if !secret.comment.isEmpty { values[.comment] = secret.comment }
+        if !secret.id.isEmpty { values[.id] = secret.id }
+        if let age = (backend as? CachingBackend)?.cacheAge(of: name, in: location), age.servedStale {
+            values[.stale] = "1"
+            values[.age] = String(Int(Date().timeIntervalSince(age.fetchedAt)))
+        }
+        return values
+    }
+
+    private func setComment(_ comment: String, of inode: InodeNumber) throws(Errno) {
+        try refuseIfReadOnly()
+        guard case .secret(let location, let name) = try node(inode) else { throw .notSupported }
+        _ = try call("setfattr comment /\(location)/\(name)") { try backend.setComment(comment, of: name, in: location) }
+    }
+}
