@@ -2,6 +2,7 @@ import Foundation
 public import FuseKit
 import Logging
 import SecretsCore
+import Synchronization
 
 /// A secret's metadata as extended attributes (`getfattr -d`):
 /// `user.infisical.{version,type,comment,tags,updated_at,id}`, and
@@ -39,6 +40,7 @@ extension SecretsFileSystem {
         guard let attribute = SecretAttribute(rawValue: String(name.dropFirst(Self.attributePrefix.count))) else {
             throw .notSupported
         }
+        if try setOnFileNotStoredYet(inode, attribute: attribute, value: value) { return }
         guard attribute == .comment else { throw .notPermitted }
         guard let comment = String(validating: value, as: UTF8.self) else { throw .illegalByteSequence }
         let current = try secretAttributes(of: inode)[.comment] ?? ""
@@ -74,6 +76,26 @@ extension SecretsFileSystem {
             values[.age] = String(Int(Date().timeIntervalSince(age.fetchedAt)))
         }
         return values
+    }
+
+    /// A file created through this mount and not stored yet (a copy being
+    /// made, `cp -a` or `mv` to another environment copying attributes): the
+    /// backend assigns version, ID and times when it stores the file, so
+    /// those are accepted and ignored; a comment is set right after the create.
+    private func setOnFileNotStoredYet(_ inode: InodeNumber, attribute: SecretAttribute, value: [UInt8]) throws(Errno)
+        -> Bool
+    {
+        guard case .secret(let location, let name) = try node(inode), isPending(.secret(location, name: name)) else {
+            return false
+        }
+        guard attribute == .comment else { return true }
+        guard let comment = String(validating: value, as: UTF8.self) else { throw .illegalByteSequence }
+        state.withLock { state in
+            for (handle, file) in state.openFiles where file.isNew && file.inode == inode {
+                state.openFiles[handle]?.pendingComment = comment
+            }
+        }
+        return true
     }
 
     private func setComment(_ comment: String, of inode: InodeNumber) throws(Errno) {

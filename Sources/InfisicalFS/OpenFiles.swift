@@ -26,6 +26,9 @@ struct OpenFile: Sendable {
     /// A write through this open was refused: the content is incomplete and
     /// is never stored; every later flush reports the refusal.
     var refusedWrite: Errno?
+    /// A comment set (setxattr) before the file was first stored: set right
+    /// after the create (`cp -a`, `mv` to another environment carry it).
+    var pendingComment: String?
 }
 
 extension SecretsFileSystem {
@@ -226,6 +229,11 @@ extension SecretsFileSystem {
         }
         try commit(file.content, as: name, in: location, isNew: file.isNew)
         markCommitted(handle, content: file.content)
+        if let comment = file.pendingComment, !comment.isEmpty {
+            state.withLock { $0.openFiles[handle.rawValue]?.pendingComment = nil }
+            // The value is stored; a comment that fails is logged, not close's error.
+            _ = try? call("setfattr comment /\(location)/\(name)") { try backend.setComment(comment, of: name, in: location) }
+        }
     }
 
     /// Creates or updates one secret from file content.

@@ -243,6 +243,25 @@ struct ExtendedAttributeTests {
         }
     }
 
+    @Test func aCopyBeingMadeTakesTheCommentAndIgnoresTheRest() throws {
+        // cp -a / mv to another environment: create, write, copy the attributes, close.
+        let h = Harness()
+        let (parent, _) = try h.parentAndName("demo/prod/A")
+        let flags = OpenFlags(accessMode: .writeOnly, truncate: true)
+        let (entry, open) = try h.fs.create(parent: parent, name: "A", flags: flags, context: h.context)
+        let file = entry.attributes.inode
+        _ = try h.fs.write(file, handle: open.handle, offset: 0, data: Array("v".utf8), context: h.context)
+        for (name, value) in [("user.infisical.version", "7"), ("user.infisical.id", "other"), ("user.infisical.comment", "kept")] {
+            try h.fs.setExtendedAttribute(file, name: name, value: Array(value.utf8), flags: [])
+        }
+        try h.fs.flush(file, handle: open.handle, context: h.context)
+        h.fs.release(file, handle: open.handle)
+        let prod = SecretLocation(projectID: h.project.id, environment: "prod", path: .root)
+        let stored = try h.backend.getSecret("A", in: prod)
+        #expect(stored.value == "v" && stored.comment == "kept")
+        #expect(stored.id != "other")
+    }
+
     @Test func foldersScratchFilesAndViewsHaveNone() throws {
         let h = Harness()
         try #require(h.write("demo/dev/A~", "v") == nil)
