@@ -1,4 +1,5 @@
 import Foundation
+import SecretCrypto
 public import SecretsCore
 
 /// How the mount proves who it is to Infisical.
@@ -35,6 +36,21 @@ public enum Credentials: Sendable, Equatable, CustomStringConvertible {
         case .gcpIDToken: "GCP ID token"
         case .kubernetes: "Kubernetes"
         case .azure: "Azure"
+        }
+    }
+
+    /// Who these credentials are, never a secret: the method and the client
+    /// or identity ID; for an access token, a digest of it. It files the
+    /// offline cache's copies by identity.
+    public var identityName: String {
+        switch self {
+        case .accessToken(let token): "access token \(Hex.encode(SHA256.hash(token)).prefix(16))"
+        case .universalAuth(let clientID, _): "universal auth \(clientID)"
+        case .awsIAM(let settings): "AWS IAM \(settings.identityID)"
+        case .gcpIAM(let identityID, _, _): "GCP IAM \(identityID)"
+        case .gcpIDToken(let identityID, _): "GCP ID token \(identityID)"
+        case .kubernetes(let identityID, _): "Kubernetes \(identityID)"
+        case .azure(let identityID, _): "Azure \(identityID)"
         }
     }
 

@@ -39,6 +39,9 @@ public struct MountRequest: Sendable, Equatable {
     public var expandReferences = false
     /// Imported folders' secrets shown in the folders that import them (`-o include_imports`).
     public var includeImports = false
+    /// `-o offline_cache=PATH`: keep the last good copies of what was read,
+    /// encrypted, to serve after a restart while Infisical is unreachable.
+    public var offlineCache: String?
     public var logLevel: LogLevel = .info
     /// Internal: started by a detaching `mount`; report readiness on stdout.
     public var readyPipe = false
@@ -74,6 +77,7 @@ public struct MountRequest: Sendable, Equatable {
         request.mountpoint = absolute(mountpoint)
         request.localStore = localStore.map(absolute)
         request.credentialsFile = credentialsFile.map(absolute)
+        request.offlineCache = offlineCache.map(absolute)
         return request
     }
 
@@ -90,15 +94,19 @@ public struct MountRequest: Sendable, Equatable {
     /// the backend the environment selects.
     public func validate(environment: [String: String]) throws(CommandFailure) {
         guard resolvedBackend(environment: environment) == .local else { return }
+        let why = backend == nil ? " (the local store is used because no Infisical credentials are given)" : ""
         let asked = [
             (expandReferences, "--expand-references (-o expand_references)"),
             (includeImports, "--include-imports (-o include_imports)"),
         ].filter(\.0).map(\.1)
-        guard !asked.isEmpty else { return }
-        throw .usage(
-            asked.joined(separator: " and ") + (asked.count == 1 ? " needs" : " need")
-                + " the Infisical backend: the local store has no secret references or imports"
-                + (backend == nil ? " (the local store is used because no Infisical credentials are given)" : ""))
+        if !asked.isEmpty {
+            throw .usage(
+                asked.joined(separator: " and ") + (asked.count == 1 ? " needs" : " need")
+                    + " the Infisical backend: the local store has no secret references or imports" + why)
+        }
+        if offlineCache != nil {
+            throw .usage("--offline-cache (-o offline_cache) needs the Infisical backend: the local store is on disk already" + why)
+        }
     }
 
     /// `$XDG_DATA_HOME/infisicalfs/store.db`, else under `~/.local/share`.
@@ -233,7 +241,7 @@ public enum ArgumentParser {
 /// One mount option, in both its flag and its fstab spelling.
 enum Option: CaseIterable {
     case backend, siteURL, localStore, cacheTTL, timeout, maxStale, readOnly, allowOther, uid, gid, umask, project, foreground
-    case credentialsFile, keepNewline, expandReferences, includeImports, logLevel, readyPipe
+    case credentialsFile, keepNewline, expandReferences, includeImports, offlineCache, logLevel, readyPipe
 
     init?(flag: String) {
         guard let option = Self.allCases.first(where: { $0.flags.contains(flag) }) else { return nil }
@@ -264,6 +272,7 @@ enum Option: CaseIterable {
         case .keepNewline: ["--keep-newline"]
         case .expandReferences: ["--expand-references"]
         case .includeImports: ["--include-imports"]
+        case .offlineCache: ["--offline-cache"]
         case .logLevel: ["--log-level"]
         case .readyPipe: ["--ready-pipe"]
         }
@@ -288,6 +297,7 @@ enum Option: CaseIterable {
         case .keepNewline: "keep_newline"
         case .expandReferences: "expand_references"
         case .includeImports: "include_imports"
+        case .offlineCache: "offline_cache"
         case .logLevel: "log_level"
         case .readyPipe: nil
         }
@@ -354,6 +364,9 @@ enum Option: CaseIterable {
         case .keepNewline: request.keepNewline = true
         case .expandReferences: request.expandReferences = true
         case .includeImports: request.includeImports = true
+        case .offlineCache:
+            guard !value.isEmpty else { throw .usage("\(name) needs a path") }
+            request.offlineCache = value
         case .logLevel:
             guard let level = LogLevel(name: value) else {
                 throw .usage("\(name) must be one of debug, info, notice, warning, error")

@@ -94,6 +94,9 @@ public enum InfisicalFSMain {
                                                     that import them; implies --read-only; Infisical only
           --credentials-file PATH     credentials_file=
                                                     KEY=VALUE credentials (mode 0600)
+          --offline-cache PATH        offline_cache=
+                                                    keep what was read, encrypted, and serve it after a
+                                                    restart while Infisical is unreachable; Infisical only
           --log-level LEVEL           log_level=    debug, info, notice, warning, error (info)
           --foreground, -f                          do not detach
 

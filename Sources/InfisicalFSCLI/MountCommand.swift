@@ -25,10 +25,10 @@ struct MountCommand {
         var serving = false
         do throws(CommandFailure) {
             try checkMountpoint()
-            let (backend, projects) = try openBackend(logger: logger)
+            let (backend, projects, offline) = try openBackend(logger: logger)
             let cache = CachingBackend(
                 backend, ttl: TimeInterval(request.cacheTTL), maxStale: TimeInterval(request.maxStale),
-                logger: logger.named("cache"))
+                offline: offline, logger: logger.named("cache"))
             // The login check listed the projects: the first lookups need not ask again.
             if let projects { cache.prime(projects: projects) }
             var options = FileSystemOptions(uid: request.uid ?? getuid(), gid: request.gid ?? getgid())
@@ -100,8 +100,11 @@ struct MountCommand {
         }
     }
 
-    /// The backend, and the projects it listed while checking the login (Infisical).
-    private func openBackend(logger: Logger) throws(CommandFailure) -> (any SecretBackend, [Project]?) {
+    /// The backend, the projects it listed while checking the login
+    /// (Infisical), and the offline cache when one was asked for.
+    private func openBackend(logger: Logger) throws(CommandFailure)
+        -> (any SecretBackend, [Project]?, (any OfflineCopies)?)
+    {
         switch request.resolvedBackend(environment: environment) {
         case .infisical:
             return try openInfisical(logger: logger.named("infisical"))
@@ -109,7 +112,7 @@ struct MountCommand {
             let path = request.resolvedLocalStore(environment: environment)
             do {
                 let key = try LocalStoreKey.load(storePath: path, environment: environment)
-                return (try LocalSecretStore(path: path, key: key, logger: logger.named("store")), nil)
+                return (try LocalSecretStore(path: path, key: key, logger: logger.named("store")), nil, nil)
             } catch {
                 throw CommandFailure(.backendUnavailable, "cannot open local store \(path): \(error)")
             }
@@ -119,7 +122,9 @@ struct MountCommand {
     /// Credentials and settings from the environment, overridden by the
     /// credentials file; then a login, so a mount that cannot work fails
     /// before mounting.
-    private func openInfisical(logger: Logger) throws(CommandFailure) -> (any SecretBackend, [Project]?) {
+    private func openInfisical(logger: Logger) throws(CommandFailure)
+        -> (any SecretBackend, [Project]?, (any OfflineCopies)?)
+    {
         var values = environment
         if let path = request.credentialsFile {
             do {
@@ -152,14 +157,33 @@ struct MountCommand {
         configuration.includeImports = request.includeImports
         let transport = CurlTransport(tls: TLSConfiguration.fromEnvironment(values), logger: logger.named("http"))
         let backend = InfisicalBackend(configuration: configuration, transport: transport, logger: logger)
-        let projects: [Project]
+        let offline = try openOfflineCache(
+            partition: "\(siteURL) \(credentials.identityName) expand=\(request.expandReferences) imports=\(request.includeImports)",
+            values: values, logger: logger.named("offline"))
         do {
-            projects = try backend.authenticate()
+            return (backend, try backend.authenticate(), offline)
         } catch {
-            let reason = (error as? BackendError)?.reason ?? "\(error)"
-            throw CommandFailure(.authenticationFailed, "cannot use Infisical at \(siteURL): \(reason)")
+            let failure = (error as? BackendError) ?? BackendError(.internalError, "\(error)")
+            // With an offline cache, an unreachable Infisical is an outage to
+            // ride out with the kept copies; refused credentials never are.
+            if offline != nil, [.unavailable, .timedOut].contains(failure.kind) {
+                logger.warning("Infisical at \(siteURL) cannot be reached (\(failure.reason)); mounting with the offline cache")
+                return (backend, nil, offline)
+            }
+            throw CommandFailure(.authenticationFailed, "cannot use Infisical at \(siteURL): \(failure.reason)")
         }
-        return (backend, projects)
+    }
+
+    private func openOfflineCache(partition: String, values: [String: String], logger: Logger) throws(CommandFailure)
+        -> (any OfflineCopies)?
+    {
+        guard let path = request.offlineCache else { return nil }
+        do {
+            let key = try LocalStoreKey.load(storePath: path, environment: values)
+            return try OfflineCache(path: path, key: key, partition: partition, logger: logger)
+        } catch {
+            throw CommandFailure(.backendUnavailable, "cannot open the offline cache \(path): \(error)")
+        }
     }
 
     private func makeLogger() -> Logger {

@@ -51,6 +51,8 @@ public final class CachingBackend: SecretBackend {
     private let backend: any SecretBackend
     private let ttl: TimeInterval
     private let maxStale: TimeInterval
+    /// The last good copies kept across restarts (`-o offline_cache=`).
+    private let offline: (any OfflineCopies)?
     private let now: @Sendable () -> Date
     private let logger: Logger
     private let state = Mutex(State())
@@ -69,8 +71,10 @@ public final class CachingBackend: SecretBackend {
     ///   - now: the clock, replaceable in tests.
     public init(
         _ backend: any SecretBackend, ttl: TimeInterval, maxStale: TimeInterval = .infinity,
-        logger: Logger = .disabled, now: @escaping @Sendable () -> Date = Date.init
+        offline: (any OfflineCopies)? = nil, logger: Logger = .disabled,
+        now: @escaping @Sendable () -> Date = Date.init
     ) {
+        self.offline = offline
         self.backend = backend
         self.ttl = ttl
         self.maxStale = maxStale
@@ -83,7 +87,11 @@ public final class CachingBackend: SecretBackend {
     // MARK: Reads
 
     public func listProjects() throws -> [Project] {
-        try cached(\.projects, fetch: backend.listProjects, what: "project list")
+        let keeping = offline.map { offline in
+            Keeping<[Project]>(
+                save: { offline.saveProjects($0, savedAt: $1) }, load: { offline.projects().map { ($0.projects, $0.savedAt) } })
+        }
+        return try cached(\.projects, fetch: backend.listProjects, what: "project list", keeping: keeping)
     }
 
     public func project(_ reference: String) throws -> Project {
@@ -124,7 +132,14 @@ public final class CachingBackend: SecretBackend {
     }
 
     public func listFolder(_ location: SecretLocation) throws -> FolderListing {
-        try cached(\.listings[location], fetch: { try backend.listFolder(location) }, what: "folder \(location)")
+        let keeping = offline.map { offline in
+            Keeping<FolderListing>(
+                save: { offline.saveListing($0, of: location, savedAt: $1) },
+                load: { offline.listing(of: location).map { ($0.listing, $0.savedAt) } })
+        }
+        return try cached(
+            \.listings[location], fetch: { try backend.listFolder(location) }, what: "folder \(location)",
+            keeping: keeping)
     }
 
     public func getSecret(_ name: String, in location: SecretLocation) throws -> Secret {
@@ -263,9 +278,10 @@ public final class CachingBackend: SecretBackend {
 
     /// Stores a project list fetched elsewhere (the login check at mount time).
     public func prime(projects: [Project]) {
+        let stamp = now()
+        offline?.saveProjects(projects, savedAt: stamp)
         guard ttl > 0 else { return }
-        let entry = Entry(value: projects, fetchedAt: now())
-        state.withLock { $0.projects = entry }
+        state.withLock { $0.projects = Entry(value: projects, fetchedAt: stamp) }
     }
 
     /// The backend's status with the cache's figures added.
@@ -292,7 +308,8 @@ public final class CachingBackend: SecretBackend {
             ("last_unreachable", .time(figures.lastFailure)),
             ("serving_cached_until", .time(unreachableUntil.flatMap { $0 > now() ? $0 : nil })),
         ])
-        return .object(backend.status.fields + [("cache", cache)])
+        let kept: [(String, StatusValue)] = offline.map { [("offline_cache", $0.status)] } ?? []
+        return .object(backend.status.fields + [("cache", cache)] + kept)
     }
 
     /// Drops every entry, so the next read asks the backend.
@@ -338,9 +355,15 @@ public final class CachingBackend: SecretBackend {
     /// Serves a fresh entry, else fetches and stores (one fetch for all
     /// concurrent callers; `what` names the entry, uniquely); when the fetch fails because the backend is
     /// unreachable, serves the expired entry instead.
+    /// How one kind of entry is kept across restarts by `offline`.
+    private struct Keeping<Value> {
+        let save: (Value, Date) -> Void
+        let load: () -> (Value, Date)?
+    }
+
     private func cached<Value: Sendable>(
         _ slot: WritableKeyPath<State, Entry<Value>?>, standIn: Entry<Value>? = nil, fetch: () throws -> Value,
-        what: String
+        what: String, keeping: Keeping<Value>? = nil
     ) throws -> Value {
         let (own, unreachableUntil) = state.withLock { ($0[keyPath: slot], $0.unreachableUntil) }
         if let value = fresh(own) {
@@ -360,7 +383,7 @@ public final class CachingBackend: SecretBackend {
             return (flight, true)
         }
         guard leads else { return try flight.wait().get() as! Value }
-        let outcome = Result { try refresh(slot, stale: entry, fetch: fetch, what: what) }
+        let outcome = Result { try refresh(slot, stale: entry, fetch: fetch, what: what, keeping: keeping) }
         flights.withLock { $0[what] = nil }
         flight.finish(outcome.map { $0 as any Sendable })
         return try outcome.get()
@@ -368,7 +391,7 @@ public final class CachingBackend: SecretBackend {
 
     private func refresh<Value: Sendable>(
         _ slot: WritableKeyPath<State, Entry<Value>?>, stale entry: Entry<Value>?, fetch: () throws -> Value,
-        what: String
+        what: String, keeping: Keeping<Value>?
     ) throws -> Value {
         do {
             let value = try fetch()
@@ -378,6 +401,7 @@ public final class CachingBackend: SecretBackend {
                 state.figures.lastRefresh = stamp
                 state.unreachable = false
             }
+            keeping?.save(value, stamp)
             return value
         } catch let error as BackendError where [.unavailable, .timedOut].contains(error.kind) {
             let stamp = now()
@@ -386,10 +410,15 @@ public final class CachingBackend: SecretBackend {
                 state.unreachable = true
                 state.figures.lastFailure = stamp
             }
-            guard let entry = servableWhenStale(entry) else { throw error }
+            // The offline copy, when it is newer than memory's (or memory has none).
+            let kept = keeping?.load().map { Entry(value: $0.0, fetchedAt: $0.1) }
+            guard let served = servableWhenStale(Self.newer(entry, kept)) else { throw error }
+            let fromDisk = kept != nil && served.fetchedAt > (entry?.fetchedAt ?? .distantPast)
+            if fromDisk, ttl > 0 { state.withLock { $0[keyPath: slot] = served } }
             count(\.staleServed)
-            logger.warning("serving cached \(what) fetched at \(entry.fetchedAt): \(error.reason)")
-            return entry.value
+            logger.warning(
+                "serving \(fromDisk ? "the offline copy of" : "cached") \(what) fetched at \(served.fetchedAt): \(error.reason)")
+            return served.value
         }
     }
 
@@ -409,6 +438,14 @@ public final class CachingBackend: SecretBackend {
             listing.secrets.append(secret)
             state.listings[location] = Entry(value: listing, fetchedAt: entry.fetchedAt)
         }
+        keepListing(of: location, changedAt: stamp)
+    }
+
+    /// A write through this mount changed a cached listing: the offline copy
+    /// follows, as saved now.
+    private func keepListing(of location: SecretLocation, changedAt stamp: Date) {
+        guard let offline, let listing = state.withLock({ $0.listings[location]?.value }) else { return }
+        offline.saveListing(listing, of: location, savedAt: stamp)
     }
 
     private func forget(_ name: String, in location: SecretLocation) {
@@ -419,6 +456,7 @@ public final class CachingBackend: SecretBackend {
             listing.secrets.removeAll { $0.name == name }
             state.listings[location] = Entry(value: listing, fetchedAt: entry.fetchedAt)
         }
+        keepListing(of: location, changedAt: now())
     }
 
     private func invalidateTree(_ location: SecretLocation) {
