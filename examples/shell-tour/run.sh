@@ -49,6 +49,16 @@ if (echo oops > demo/dev/BAD:NAME) 2>/dev/null; then
   exit 1
 fi
 
+expect "view" "$(grep -c '' demo/dev/.env)" "7"  # HOSTS' three lines and TLS_KEY's four
+expect "view value" "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["TLS_KEY"], end="")' demo/dev/.json)" \
+  "$(cat demo/dev/TLS_KEY)"
+expect "xattr" "$(getfattr --only-values -n user.infisical.version demo/dev/TLS_KEY)" "1"
+HOME=$work vim -u DEFAULTS -i NONE -N -es -c '%s/MIIB/MIIC/' -c wq demo/dev/TLS_KEY
+expect "vim" "$(sed -n 2p demo/dev/TLS_KEY)" "MIIC"
+expect "vim: one update" "$(getfattr --only-values -n user.infisical.version demo/dev/TLS_KEY)" "2"
+expect "vim: no stray file" "$(ls -A demo/dev | tr '\n' ' ')" "HOSTS TLS_KEY db "
+expect "status" "$(python3 -c 'import json; print(json.load(open(".status"))["backend"], end="")')" "local"
+
 rm demo/dev/TLS_KEY
 expect "removed" "$(ls demo/dev | tr '\n' ' ')" "HOSTS db "
 echo "shell-tour: ok"
