@@ -25,6 +25,9 @@ struct ScratchOpen: Sendable {
 extension SecretsFileSystem {
     /// Largest scratch file (an editor's swap file of a 512 KiB value is larger than the value).
     static let scratchLimit = 16 << 20
+    /// Most memory all scratch files of the mount may hold together: beyond
+    /// it, writes that grow them fail with ENOSPC.
+    static let scratchTotalLimit = 64 << 20
 
     /// Whether a file named `name` in `location` is a scratch file rather
     /// than a secret: a scratch name no stored secret has.
@@ -99,12 +102,18 @@ extension SecretsFileSystem {
             guard let node = state.inodes.node(open.inode), var file = state.scratchFiles[node] else { return data.count }
             let start = open.flags.append ? file.content.count : Int(clamping: offset)
             guard start <= Self.scratchLimit - data.count else { throw .fileTooLarge }
+            let growth = max(0, start + data.count - file.content.count)
+            if growth > 0, Self.scratchBytes(state) + growth > Self.scratchTotalLimit { throw .noSpace }
             if start > file.content.count { file.content += repeatElement(0, count: start - file.content.count) }
             file.content.replaceSubrange(start..<min(start + data.count, file.content.count), with: data)
             file.modified = Date()
             state.scratchFiles[node] = file
             return data.count
         }
+    }
+
+    private static func scratchBytes(_ state: State) -> Int {
+        state.scratchFiles.values.reduce(0) { $0 + $1.content.count }
     }
 
     func releaseScratch(_ handle: FuseHandle) {
@@ -115,6 +124,9 @@ extension SecretsFileSystem {
         guard size <= UInt64(Self.scratchLimit) else { throw .fileTooLarge }
         try state.withLock { state throws(Errno) in
             guard var file = state.scratchFiles[node] else { throw .noSuchFileOrDirectory }
+            if Int(size) > file.content.count, Self.scratchBytes(state) + Int(size) - file.content.count > Self.scratchTotalLimit {
+                throw .noSpace
+            }
             if Int(size) < file.content.count {
                 file.content.removeSubrange(Int(size)...)
             } else {

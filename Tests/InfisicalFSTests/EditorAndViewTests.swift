@@ -112,6 +112,17 @@ struct ScratchFileTests {
         #expect(h.changes().isEmpty)
     }
 
+    @Test func scratchFilesHaveLimits() throws {
+        let h = Harness()
+        let chunk = [UInt8](repeating: 0x61, count: 8 << 20)
+        try #require(h.write("demo/dev/a.tmp", chunk + chunk) == nil)
+        #expect(throws: Errno.fileTooLarge) { try h.write("demo/dev/b.tmp", chunk + chunk + [1]) }
+        for name in ["c", "d", "e"] { try #require(h.write("demo/dev/\(name).tmp", chunk + chunk) == nil) }
+        #expect(throws: Errno.noSpace, "64 MiB in all") { try h.write("demo/dev/f.tmp", [1]) }
+        try h.unlink("demo/dev/c.tmp")
+        #expect(try h.write("demo/dev/f.tmp", [1]) == nil)
+    }
+
     @Test func aFolderHoldingScratchFilesIsNotEmpty() throws {
         let h = Harness()
         _ = try h.fs.makeDirectory(parent: try h.inode("demo/dev"), name: "f", context: h.context)
