@@ -54,24 +54,39 @@ public enum Mounts {
 
     /// Unmounts `path`: directly when running as root, else through
     /// `fusermount3 -u`, which lets a user unmount their own FUSE mounts.
+    ///
+    /// A dead mount (its daemon gone) that a process still holds open, by a
+    /// descriptor or its working directory, can never be unmounted plainly
+    /// ("Device or resource busy"), and it has nothing left to flush: it is
+    /// detached instead, so the directory can be mounted on again at once.
+    /// The holders keep getting ENOTCONN until they let go.
     public static func unmount(_ path: String, lazy: Bool = false) throws(MountError) {
         let target = canonicalPath(path)
         if geteuid() == 0 {
-            guard umount2(target, lazy ? Int32(MNT_DETACH) : 0) == 0 else {
-                throw MountError("cannot unmount \(target): \(Errno(rawValue: errno))")
+            if umount2(target, lazy ? Int32(MNT_DETACH) : 0) == 0 { return }
+            let failure = errno
+            if failure == EBUSY, !lazy, state(of: target) == .disconnected, umount2(target, Int32(MNT_DETACH)) == 0 {
+                return
             }
-            return
+            throw MountError("cannot unmount \(target): \(Errno(rawValue: failure))")
         }
+        if try fusermount(lazy ? ["-u", "-z", target] : ["-u", target]) { return }
+        if !lazy, state(of: target) == .disconnected, try fusermount(["-u", "-z", target]) { return }
+        throw MountError("fusermount3 could not unmount \(target)")
+    }
+
+    /// Runs fusermount3; whether it succeeded (it says why not on stderr).
+    private static func fusermount(_ arguments: [String]) throws(MountError) -> Bool {
         let helper = Process()
         helper.executableURL = URL(fileURLWithPath: "/usr/bin/fusermount3")
-        helper.arguments = (lazy ? ["-u", "-z"] : ["-u"]) + [target]
+        helper.arguments = arguments
         do {
             try helper.run()
-            helper.waitUntilExit()
         } catch {
             throw MountError("cannot run fusermount3: \(error)")
         }
-        guard helper.terminationStatus == 0 else { throw MountError("fusermount3 could not unmount \(target)") }
+        helper.waitUntilExit()
+        return helper.terminationStatus == 0
     }
 
     /// The absolute path with symbolic links resolved where it exists.

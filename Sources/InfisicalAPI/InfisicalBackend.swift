@@ -263,17 +263,34 @@ public final class InfisicalBackend: SecretBackend {
     {
         // A rename in place is one call (newSecretName) when the new name is free;
         // otherwise create-or-update the target and delete the source.
-        if source == target, (try? getSecret(newName, in: target, type: .shared)) == nil {
-            let renamed = try client.send(
+        if source == target, (try? getSecret(newName, in: target, type: .shared)) == nil,
+            let renamed = try renameInPlace(name, in: source, to: newName)
+        {
+            return renamed
+        }
+        return try copyThenDelete(name, from: source, to: newName, in: target)
+    }
+
+    /// The one-call rename (`newSecretName`); nil when the new name was
+    /// taken since it was checked: a rename replaces it, as rename(2) does,
+    /// so the caller copies and deletes instead.
+    private func renameInPlace(_ name: String, in location: SecretLocation, to newName: String)
+        throws(BackendError) -> Secret?
+    {
+        let renamed: SecretDTO
+        do {
+            renamed = try client.send(
                 Endpoint(
                     method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
                     path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
-                    body: Self.writeBody(source, ["newSecretName": newName])),
+                    body: Self.writeBody(location, ["newSecretName": newName])),
                 as: SecretResponse.self
             ).secret
-            return try getSecret(renamed.secretKey, in: target, type: .shared)
+        } catch {
+            if error.kind == .alreadyExists { return nil }
+            throw error
         }
-        return try copyThenDelete(name, from: source, to: newName, in: target)
+        return try getSecret(renamed.secretKey, in: location, type: .shared)
     }
 
     private static func scope(_ location: SecretLocation) -> [(String, String)] {

@@ -246,21 +246,30 @@ extension SecretsFileSystem {
             throw Errno(error)
         }
         let what = "write /\(location)/\(name)"
-        if isNew {
+        // Created elsewhere meanwhile: this write replaces it, as on a disk.
+        // Deleted elsewhere while open: the write brings it back. Other
+        // writers may create and delete the name between two calls, so the
+        // two alternate a few times before the race is given up as an error.
+        var create = isNew
+        for attempt in 1...Self.commitAttempts {
             do {
-                _ = try call(what) { try backend.createSecret(name, value: value, in: location) }
+                if create {
+                    _ = try call(what) { try backend.createSecret(name, value: value, in: location) }
+                } else {
+                    _ = try call(what) { try backend.updateSecret(name, value: value, in: location) }
+                }
                 return
-            } catch .fileExists {
-                // Created elsewhere meanwhile: this write replaces it, as on a disk.
+            } catch .fileExists where create && attempt < Self.commitAttempts {
+                create = false
+            } catch .noSuchFileOrDirectory where !create && attempt < Self.commitAttempts {
+                create = true
             }
         }
-        do {
-            _ = try call(what) { try backend.updateSecret(name, value: value, in: location) }
-        } catch .noSuchFileOrDirectory {
-            // Deleted elsewhere while open: the write brings it back.
-            _ = try call(what) { try backend.createSecret(name, value: value, in: location) }
-        }
     }
+
+    /// Calls one commit may make while other writers keep creating and
+    /// deleting its name (create, update, create, ...).
+    static let commitAttempts = 6
 
     private func markCommitted(_ handle: FuseHandle, content: [UInt8]) {
         state.withLock { state in

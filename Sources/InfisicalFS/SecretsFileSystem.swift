@@ -427,17 +427,18 @@ public final class SecretsFileSystem: FileSystemOperations {
         switch node {
         case .root:
             let projects = try call("ls /") { try backend.listProjects() }
-            let shown = projects.filter(isShown).map { ($0.slug, Node.project(id: $0.id)) }
+            let shown = projects.filter { isShown($0) && isShowable($0.slug) }
+                .map { ($0.slug, Node.project(id: $0.id)) }
             let control: [(String, Node)] = options.readsWithoutOpen ? [] : [(Node.cryptoName, .crypto)]
             return control + [(Node.statusName, .status)] + shown
         case .project(let id):
             let project = try call("ls /\(id)") { try backend.project(id) }
-            return project.environments.map {
+            return project.environments.filter { isShowable($0.slug) }.map {
                 ($0.slug, .folder(SecretLocation(projectID: id, environment: $0.slug, path: .root)))
             }
         case .folder(let location):
             let listing = try listing(of: location)
-            var result = listing.folders.map { ($0, Node.folder(location.appending($0))) }
+            var result = listing.folders.filter(isShowable).map { ($0, Node.folder(location.appending($0))) }
             let folderNames = Set(listing.folders)
             var secretNames = Set<String>()
             for secret in listing.secrets where !folderNames.contains(secret.name) && isShowable(secret.name) {
@@ -530,7 +531,10 @@ public final class SecretsFileSystem: FileSystemOperations {
         options.projects.isEmpty || options.projects.contains(where: project.isNamed)
     }
 
-    /// A secret whose name cannot be a file name is left out of listings.
+    /// A name that cannot be a file name (a secret's, or a folder's, an
+    /// environment's or a project's from a server that allowed it) is left
+    /// out of listings: the kernel would fail the whole listing (EIO) for a
+    /// name with `/`, and a `..` would shadow the real one.
     func isShowable(_ name: String) -> Bool {
         name.utf8.count <= NamingRules.maximumNameBytes && name != "." && name != ".." && !name.contains("/")
             && !name.contains("\0")

@@ -30,6 +30,7 @@ import secrets as pysecrets
 import socket
 import ssl
 import string
+import struct
 import subprocess
 import sys
 import tempfile
@@ -1433,12 +1434,19 @@ def control_add_import(state, req):
     return 200, {"import": imp}
 
 
+FAULT_ACTIONS = (None, "reset", "close", "truncate")
+
+
 def control_add_fault(state, req):
     body = req.body
+    action = body.get("action")
+    if action not in FAULT_ACTIONS:
+        raise bad_request(f"action must be one of reset, close, truncate (got {action!r})")
     fault = {"id": str(uuid.uuid4()), "method": (body.get("method") or "*").upper(), "route": body.get("route", "*"),
              "status": body.get("status"), "count": body.get("count", 1),
              "delaySeconds": float(body.get("delaySeconds", 0)), "body": body.get("body"),
-             "headers": body.get("headers") or {}}
+             "headers": body.get("headers") or {}, "action": action,
+             "processFirst": bool(body.get("processFirst", False))}
     state.faults.append(fault)
     return 200, fault
 
@@ -1468,6 +1476,51 @@ def control_clear_requests(state, req):
 
 def control_expire_tokens(state, req):
     return 200, {"expired": state.expire_tokens(req.body.get("identityId"))}
+
+
+def control_tokens(state, req):
+    """Every access token issued or seeded, so that a test can check none of them leaks."""
+    return 200, {"tokens": sorted(state.tokens)}
+
+
+def control_seed(state, req):
+    """The state in `--seed` form: a server started with it has the same identities, projects,
+    folders, secrets and imports (IDs of projects and identities kept; versions, folder IDs and
+    tokens are new, as after a restore). Cloud-login settings are not included."""
+    def env_slug(folder):
+        project = state.projects[folder["_projectId"]]
+        return next(e["slug"] for e in project["environments"] if e["id"] == folder["envId"])
+
+    identities = []
+    for identity in state.identities.values():
+        spec = {k: identity[k] for k in ("identityId", "name", "clientId", "clientSecret", "accessTokenTTL",
+                                         "accessTokenMaxTTL", "actorType") if identity.get(k) is not None}
+        if identity.get("userId"):
+            spec["userId"] = identity["userId"]
+        static = [token for token, entry in state.tokens.items() if entry["exp"] is None
+                  and state.token_records[entry["record"]]["identityId"] == identity["identityId"]
+                  and state.token_records[entry["record"]]["ttl"] == 0]
+        if static:
+            spec["accessToken"] = static[0]
+        identities.append(spec)
+    projects = [{"id": p["id"], "slug": p["slug"], "name": p["name"], "members": sorted(p["members"]),
+                 "autoCapitalization": p["autoCapitalization"],
+                 "environments": [{"slug": e["slug"], "name": e["name"]} for e in p["environments"]]}
+                for p in state.projects.values()]
+    folders = [{"projectId": f["_projectId"], "environment": env_slug(f), "path": state.folder_path(f)}
+               for f in state.folders.values() if f["parentId"] is not None]
+    secrets = [{"projectId": s["projectId"], "environment": s["envSlug"],
+                "secretPath": state.folder_path(state.folders[s["folderId"]]), "secretKey": s["key"],
+                "secretValue": s["value"], "secretComment": s["comment"], "type": s["type"],
+                **({"userId": s["userId"]} if s["userId"] else {})} for s in state.secrets]
+    imports = []
+    for imp in state.imports:
+        folder = state.folders[imp["folderId"]]
+        imports.append({"projectId": folder["_projectId"], "environment": env_slug(folder),
+                        "secretPath": state.folder_path(folder), "importEnvironment": imp["importEnv"],
+                        "importPath": imp["importPath"]})
+    return 200, {"identities": identities, "projects": projects, "folders": folders, "secrets": secrets,
+                 "imports": imports}
 
 
 def control_state(state, req):
@@ -1524,6 +1577,8 @@ CONTROL_ROUTES = [
     ("DELETE", "/__test__/requests", control_clear_requests),
     ("GET", "/__test__/requests/log", control_request_log),
     ("POST", "/__test__/tokens/expire", control_expire_tokens),
+    ("GET", "/__test__/tokens", control_tokens),
+    ("GET", "/__test__/seed", control_seed),
     ("GET", "/__test__/state", control_state),
 ]
 
@@ -1640,6 +1695,7 @@ class Handler(BaseHTTPRequestHandler):
             query.setdefault(key, value)
         status, body, extra_headers = 500, None, {}
         template = None
+        action = None
         try:
             try:
                 raw = self.read_body()
@@ -1653,6 +1709,14 @@ class Handler(BaseHTTPRequestHandler):
                     state.request_counts[key] = state.request_counts.get(key, 0) + 1
                     fault = self.take_fault(state, method, template, path)
                 if fault is not None:
+                    action = fault["action"]
+                    if action in ("reset", "close") and not fault["processFirst"]:
+                        # The request is read and never carried out, and no answer comes.
+                        if fault["delaySeconds"] > 0:
+                            time.sleep(fault["delaySeconds"])
+                        self.drop_connection(action)
+                        print(f"{method} {path} {action}", file=sys.stderr, flush=True)
+                        return
                     answered = self.apply_fault(fault)
                     if answered is not None:
                         status, body, extra_headers = answered
@@ -1672,8 +1736,26 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as error:   # a bug here should look like the server's 500, and be visible
             print(f"internal error: {type(error).__name__}: {error}", file=sys.stderr, flush=True)
             status, body = 500, ApiError(500, "Something went wrong").body(req_id)
-        self.send_json(status, body, extra_headers)
-        print(f"{method} {path} {status}", file=sys.stderr, flush=True)
+        if action in ("reset", "close"):
+            # processFirst: the request was carried out; only its answer is lost.
+            self.drop_connection(action)
+            print(f"{method} {path} {status} then {action}", file=sys.stderr, flush=True)
+            return
+        self.send_json(status, body, extra_headers, truncate=action == "truncate")
+        print(f"{method} {path} {status}{' truncated' if action == 'truncate' else ''}", file=sys.stderr, flush=True)
+
+    def drop_connection(self, action):
+        """Ends the connection with no answer: "reset" aborts it (TCP RST, as a crashed proxy or a
+        stateful firewall does), "close" closes it cleanly (FIN: the client reads an empty reply)."""
+        self.close_connection = True
+        try:
+            if action == "reset":
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                os.close(self.connection.detach())    # no FIN first: socketserver's shutdown would send one
+            else:
+                self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def record(self, state, method, template, query, raw, parsed):
         """Remembers the shape of a request for tests: query (no secrets travel there), which
@@ -1730,7 +1812,7 @@ class Handler(BaseHTTPRequestHandler):
                 body = ApiError(status, "Injected fault").body(new_req_id())
         return status, body, headers
 
-    def send_json(self, status, body, extra_headers):
+    def send_json(self, status, body, extra_headers, truncate=False):
         if isinstance(body, (bytes, bytearray)):
             payload, content_type = bytes(body), "application/octet-stream"
         elif isinstance(body, str):
@@ -1746,6 +1828,13 @@ class Handler(BaseHTTPRequestHandler):
             if self.close_connection:
                 self.send_header("Connection", "close")
             self.end_headers()
+            if truncate:
+                # The full Content-Length was promised; half the body comes, then the connection ends.
+                self.wfile.write(payload[:len(payload) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             self.wfile.write(payload)
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, socket.timeout):
@@ -1787,6 +1876,9 @@ def load_seed(state, path):
             state.add_identity(identity)
         for project in seed.get("projects", []):
             state.add_project(project)
+        for folder in seed.get("folders", []):
+            project, environment = control_project(state, folder)
+            state.make_folders(project, environment, folder.get("path", "/"))
         for secret in seed.get("secrets", []):
             control_add_secret(state, Request("POST", "", {}, secret, {}, {}, None))
         for imp in seed.get("imports", []):

@@ -827,6 +827,76 @@ class TestControls:
             api.get("/api/v1/projects", timeout=0.5)                          # a client timeout fires
         api.control("DELETE", "faults")
 
+    def test_connection_faults(self, world, api):
+        import http.client
+        q = {"workspaceId": pid(world), "environment": "dev"}
+        api.post(secret_url("K"), write_body(world, secretValue="old"))
+        # reset: the request is read, never carried out, and the connection is aborted (RST).
+        api.control("POST", "faults", {"method": "PATCH", "route": "/api/v3/secrets/raw/{secretName}",
+                                       "action": "reset"})
+        with pytest.raises(ConnectionResetError):
+            api.patch(secret_url("K"), write_body(world, secretValue="lost"))
+        assert api.get(secret_url("K"), query=q).json["secret"]["secretValue"] == "old"
+        # close: no answer, a clean close; the client reads an empty reply.
+        api.control("POST", "faults", {"route": "/api/v3/secrets/raw/{secretName}", "action": "close"})
+        with pytest.raises(http.client.RemoteDisconnected):
+            api.get(secret_url("K"), query=q)
+        # processFirst: the change is made, then the answer is lost.
+        api.control("POST", "faults", {"method": "PATCH", "route": "/api/v3/secrets/raw/{secretName}",
+                                       "action": "reset", "processFirst": True})
+        with pytest.raises(ConnectionResetError):
+            api.patch(secret_url("K"), write_body(world, secretValue="applied"))
+        got = api.get(secret_url("K"), query=q).json["secret"]
+        assert (got["secretValue"], got["version"]) == ("applied", 2)
+        # truncate: the real answer's Content-Length, half its body, then the end.
+        api.control("POST", "faults", {"route": "/api/v3/secrets/raw/{secretName}", "action": "truncate"})
+        with pytest.raises(http.client.IncompleteRead):
+            api.get(secret_url("K"), query=q)
+        # A fault with a status and truncate cuts that answer instead; with a delay, the cut comes late.
+        api.control("POST", "faults", {"route": "/api/v1/projects", "status": 503, "action": "truncate",
+                                       "delaySeconds": 0.3})
+        start = time.monotonic()
+        with pytest.raises(http.client.IncompleteRead):
+            api.get("/api/v1/projects")
+        assert time.monotonic() - start >= 0.3
+        assert api.control("GET", "faults") == {"faults": []}
+        assert api.request("POST", "/__test__/faults", body={"action": "explode"}).status == 400
+        assert api.get("/api/v1/projects").status == 200
+        assert api.control("GET", "requests")["PATCH /api/v3/secrets/raw/{secretName}"] == 2
+
+    def test_seed_dump_restores_on_a_new_server(self, world, api, tmp_path):
+        import json
+        project = world["project"]
+        api.post("/api/v2/folders", {"projectId": project["id"], "environment": "dev", "name": "empty"})
+        api.post(secret_url("DEEP"), write_body(world, secretPath="/", secretValue="  trimmed  "))
+        api.control("POST", "secrets", {"projectId": project["id"], "environment": "prod", "secretPath": "/a/b",
+                                        "secretKey": "RAW", "secretValue": "  kept as given  ",
+                                        "secretComment": "c"})
+        api.control("POST", "identities", {"clientId": "static", "clientSecret": "s", "accessToken": "static-tok"})
+        issued = api.control("GET", "tokens")["tokens"]
+        assert api.token in issued and "static-tok" in issued
+        seed = api.control("GET", "seed")
+        path = tmp_path / "seed.json"
+        path.write_text(json.dumps(seed))
+        running = start_server("--seed", str(path))
+        try:
+            client = Api(running.base_url)
+            client.token = client.login(world["identity"])
+            q = {"workspaceId": project["id"], "environment": "prod", "secretPath": "/a/b"}
+            got = client.get(secret_url("RAW"), query=q).json["secret"]
+            assert (got["secretValue"], got["secretComment"]) == ("  kept as given  ", "c")
+            dev = client.get(secret_url("DEEP"), query={"workspaceId": project["id"], "environment": "dev"})
+            assert dev.json["secret"]["secretValue"] == "trimmed"
+            folders = client.get("/api/v2/folders", query={"projectId": project["id"], "environment": "dev"})
+            assert [f["name"] for f in folders.json["folders"]] == ["empty"]
+            assert Api(running.base_url).get("/api/v1/projects", token="static-tok").status == 200
+            # Tokens of the old server mean nothing to the new one.
+            assert Api(running.base_url).get("/api/v1/projects", token=api.token).status == 401
+            again = client.control("GET", "seed")
+            assert again == seed
+        finally:
+            stop_server(running.process)
+
     def test_seed_file_and_sigterm(self, tmp_path):
         seed = {"identities": [{"identityId": "id-1", "clientId": "seeded", "clientSecret": "s3cret"}],
                 "projects": [{"slug": "seeded", "id": "p-1", "members": ["id-1"], "environments": ["dev"]}],
