@@ -45,29 +45,23 @@ extension SecretsFileSystem {
         logger.debug("open \(node.logPath) \(flags.accessMode)\(flags.truncate ? " truncate" : "")\(flags.append ? " append" : "")")
         if flags.writes { try refuseIfReadOnly() }
         let content: [UInt8]
-        var version: String?
         if flags.writes && flags.truncate {
             content = []
         } else if let pending = pendingContent(of: inode) {
             content = pending
         } else {
             // A snapshot: every read of this open sees one version of the value.
-            let secret = try fetch(name, in: location)
-            content = Array(secret.value.utf8)
-            version = pageVersion(of: secret)
+            content = Array(try fetch(name, in: location).value.utf8)
         }
         var file = OpenFile(inode: inode, flags: flags, content: content, dirty: flags.truncate, isNew: false)
         file.restoresLineBreak =
             flags.append && !options.keepNewline && !content.isEmpty && content.last != UInt8(ascii: "\n")
-        // Pages the kernel cached from an earlier open are kept while the
-        // value is the version they were read from; a write open forgets it.
-        let keepCache = state.withLock { state -> Bool in
-            let unchanged = version != nil && state.pageVersions[inode.rawValue] == version
-            state.pageVersions[inode.rawValue] = flags.writes ? nil : version
-            return unchanged
-        }
+        // Every read of this open is served from its snapshot, past the page
+        // cache: pages shared by all opens of the inode, and a size the
+        // kernel got from an earlier lookup or another open's write, would
+        // mix versions (a value cut to another's length, or NUL-padded).
         // A read-only open has nothing to commit: no FLUSH round trip at close.
-        return OpenReply(handle: register(file), keepCache: keepCache, noFlush: !flags.writes)
+        return OpenReply(handle: register(file), directIO: true, noFlush: !flags.writes)
     }
 
     public func create(parent: InodeNumber, name: String, flags: OpenFlags, context: RequestContext) throws(Errno)
@@ -122,7 +116,7 @@ extension SecretsFileSystem {
         entry.entryTimeout = 0
         entry.attributeTimeout = 0
         let file = OpenFile(inode: entry.attributes.inode, flags: flags, content: [], dirty: true, isNew: true)
-        return (entry, OpenReply(handle: register(file)))
+        return (entry, OpenReply(handle: register(file), directIO: true))
     }
 
     public func read(_ inode: InodeNumber, handle: FuseHandle?, offset: UInt64, size: Int) throws(Errno) -> [UInt8] {

@@ -23,7 +23,8 @@ public final class SecretsFileSystem: FileSystemOperations {
         /// last given, to tell it at the next opendir whether its copy is right.
         var listingStamps: [UInt64: Date] = [:]
         /// Per file inode: the version of the value the kernel may hold in
-        /// its page cache; nil after a write through this mount.
+        /// its page cache (filled by reads without an open, on read-only
+        /// mounts; opens read past it); nil after a write through this mount.
         var pageVersions: [UInt64: String] = [:]
         var openFiles: [UInt64: OpenFile] = [:]
         /// Open files of `/.crypto`; handles share one numbering with `openFiles`.

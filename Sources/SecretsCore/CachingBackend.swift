@@ -162,26 +162,26 @@ public final class CachingBackend: SecretBackend {
     // MARK: Writes
 
     public func createSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
-        let secret = try backend.createSecret(name, value: value, in: location)
+        let secret = try uncertain(location) { try backend.createSecret(name, value: value, in: location) }
         remember(secret, in: location)
         return secret
     }
 
     public func updateSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
-        let secret = try backend.updateSecret(name, value: value, in: location)
+        let secret = try uncertain(location) { try backend.updateSecret(name, value: value, in: location) }
         remember(secret, in: location)
         return secret
     }
 
     public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
-        let secret = try backend.setComment(comment, of: name, in: location)
+        let secret = try uncertain(location) { try backend.setComment(comment, of: name, in: location) }
         remember(secret, in: location)
         return secret
     }
 
     public func deleteSecret(_ name: String, in location: SecretLocation) throws {
         do {
-            try backend.deleteSecret(name, in: location)
+            try uncertain(location) { try backend.deleteSecret(name, in: location) }
         } catch let error as BackendError where error.kind == .notFound {
             forget(name, in: location)
             throw error
@@ -193,10 +193,31 @@ public final class CachingBackend: SecretBackend {
         throws -> Secret
     {
         defer { forget(name, in: source) }
-        let moved = try backend.moveSecret(name, from: source, to: newName, in: target)
+        let moved = try uncertain(source, target) { try backend.moveSecret(name, from: source, to: newName, in: target) }
         forget(name, in: source)
         remember(moved, in: target)
         return moved
+    }
+
+    /// Runs a write whose failure may leave its outcome unknown: when the
+    /// request may have reached the backend but no answer came back (a
+    /// deadline, a broken connection, a 5xx), the cached listings of
+    /// `locations` are marked expired, so the next read asks what was stored
+    /// (while they can still stand in during an outage).
+    private func uncertain<T>(_ locations: SecretLocation..., write: () throws -> T) throws -> T {
+        do {
+            return try write()
+        } catch let error as BackendError where [.unavailable, .timedOut, .internalError].contains(error.kind) {
+            let expired = now().addingTimeInterval(-ttl)
+            state.withLock { state in
+                for location in locations {
+                    guard let entry = state.listings[location], entry.fetchedAt > expired else { continue }
+                    state.listings[location] = Entry(value: entry.value, fetchedAt: expired)
+                }
+                state.secrets = state.secrets.filter { !locations.contains($0.key.location) }
+            }
+            throw error
+        }
     }
 
     public func createFolder(_ name: String, in parent: SecretLocation) throws {

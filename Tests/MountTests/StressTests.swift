@@ -250,21 +250,19 @@ struct StressTests {
         let strays = names.filter { !$0.hasPrefix("SHARED_") && final[$0] == nil }
         #expect(strays.isEmpty, "names nobody made: \(strays)")
         // A shared read gives a value someone wrote, or nothing (a file being
-        // created, as on a disk). Anything else is a torn read: the known bug
-        // that `aReaderNeverSeesAMixOfTwoVersions` shows on its own.
+        // created, as on a disk). Anything else is a torn read
+        // (`aReaderNeverSeesAMixOfTwoVersions` looks for them on their own).
         let reads = reports.flatMap(\.sharedRead)
         let torn = reads.filter { !$0.isEmpty && !written.contains($0) }
         figure("stress \(kind.rawValue) shared reads", "\(reads.count), empty \(reads.filter(\.isEmpty).count), torn \(torn.count)")
-        withKnownIssue("torn reads while another open writes the file (StressTests.aReaderNeverSeesAMixOfTwoVersions)", isIntermittent: true) {
-            #expect(torn.isEmpty, "shared reads of values nobody wrote: \(torn.prefix(5).map(\.debugDescription))")
-        }
+        #expect(torn.isEmpty, "shared reads of values nobody wrote: \(torn.prefix(5).map(\.debugDescription))")
     }
 
     /// One writer alternates a short and a long value; readers, in the same
     /// mount and in a second mount of the same store, must read one of the
     /// two, or nothing while a creation is under way: never bytes of one
     /// version cut to the other's length or padded with NULs.
-    @Test(.disabled("bug: a read through a read-write mount can return the bytes of one version cut or NUL-padded to the size of another (the kernel's page cache and i_size disagree with the open's snapshot); see docs/reliability.md"))
+    @Test
     func aReaderNeverSeesAMixOfTwoVersions() throws {
         let scratch = try Scratch()
         let writer = try Mount(scratch: scratch, name: "writer")

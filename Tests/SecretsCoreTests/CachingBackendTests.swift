@@ -84,6 +84,23 @@ struct CachingBackendTests {
         #expect(throws: BackendError.self) { try cache.listFolder(location) }
     }
 
+    @Test func aWriteWithoutAnAnswerMakesTheNextReadAsk() throws {
+        // The request may have been carried out: what is stored is not known.
+        let cache = cache(ttl: 300)
+        _ = try cache.listFolder(location)
+        backend.failNext("updateSecret", with: BackendError(.timedOut, "no answer"))
+        #expect(throws: BackendError.self) { try cache.updateSecret("A", value: "new", in: location) }
+        backend.failNext("updateSecret", with: nil)
+        let asked = count("listFolder")
+        _ = try cache.listFolder(location)
+        #expect(count("listFolder") == asked + 1)
+        // A refusal leaves no doubt: the cached listing stays fresh.
+        backend.failNext("updateSecret", with: BackendError(.permissionDenied, "no"))
+        #expect(throws: BackendError.self) { try cache.updateSecret("A", value: "new", in: location) }
+        _ = try cache.listFolder(location)
+        #expect(count("listFolder") == asked + 1)
+    }
+
     @Test func expiredEntriesAreNotServedPastMaxStale() throws {
         let clock = self.clock
         let cache = CachingBackend(backend, ttl: 10, maxStale: 30, now: { clock.now })
