@@ -13,6 +13,7 @@
  *
  *   --timeout S        entry and attribute timeout in seconds (default 1)
  *   --keep-cache       fi->keep_cache = 1 on open (page cache kept across opens)
+ *   --direct-io        fi->direct_io = 1 on open (every read reaches the file system)
  *   --noflush          fi->noflush = 1 on open (no FLUSH on close)
  *   --no-open          reply ENOSYS to open and flush (kernel stops sending
  *                      OPEN, FLUSH and RELEASE)
@@ -45,7 +46,7 @@ enum { INO_ROOT = 1, INO_P = 2, INO_DEV = 3, INO_HELLO = 4, INO_D = 5, INO_BIG =
 #define BIG_BASE 2000000ULL   /* inodes of /p/dev/big/K%05d: BIG_BASE + i */
 
 static double timeout_s = 1.0;
-static int keep_cache, noflush, no_open, cache_readdir, no_auto_inval, read_only;
+static int keep_cache, direct_io, noflush, no_open, cache_readdir, no_auto_inval, read_only;
 static unsigned small_n = 1000, big_n = 10000, max_threads = 16;
 
 static int is_dir(fuse_ino_t ino) { return ino >= INO_ROOT && ino <= INO_BIG && ino != INO_HELLO; }
@@ -171,6 +172,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi) {
     if (!valid_file(ino)) { fuse_reply_err(req, ENOENT); return; }
     if ((fi->flags & O_ACCMODE) != O_RDONLY) { fuse_reply_err(req, read_only ? EROFS : EACCES); return; }
     fi->keep_cache = keep_cache ? 1 : 0;
+    fi->direct_io = direct_io ? 1 : 0;
     fi->noflush = noflush ? 1 : 0;
     fuse_reply_open(req, fi);
 }
@@ -253,7 +255,7 @@ static const struct fuse_lowlevel_ops ops = {
 };
 
 static void usage(void) {
-    fprintf(stderr, "usage: cfs [--timeout S] [--keep-cache] [--noflush] [--no-open] [--cache-readdir]\n"
+    fprintf(stderr, "usage: cfs [--timeout S] [--keep-cache] [--direct-io] [--noflush] [--no-open] [--cache-readdir]\n"
                     "           [--no-auto-inval] [--ro] [--threads N] [--small N] [--big N] MOUNTPOINT\n");
     exit(2);
 }
@@ -264,6 +266,7 @@ int main(int argc, char **argv) {
         const char *a = argv[i];
         if (!strcmp(a, "--timeout") && i + 1 < argc) timeout_s = atof(argv[++i]);
         else if (!strcmp(a, "--keep-cache")) keep_cache = 1;
+        else if (!strcmp(a, "--direct-io")) direct_io = 1;
         else if (!strcmp(a, "--noflush")) noflush = 1;
         else if (!strcmp(a, "--no-open")) no_open = 1;
         else if (!strcmp(a, "--cache-readdir")) cache_readdir = 1;

@@ -29,7 +29,10 @@ set -euo pipefail
 #   - entry/attr timeout of secrets and folders = what is left of the cached
 #     listing's freshness (up to cache_ttl, 300 s by default); 1 s for
 #     projects and environments          -> --timeout 300 (steady state)
-#   - pages kept across opens while the value is unchanged -> --keep-cache
+#   - every open on a read-write mount reads through the daemon (direct_io,
+#     its own snapshot); read-only mounts read without opening, pages kept
+#                                          -> --direct-io on the rw side,
+#                                             --keep-cache on both
 #   - no FLUSH for read-only opens        -> --noflush (the benchmark only reads)
 #   - OPEN is answered on read-write mounts; --read-only mounts read
 #     without opening (ENOSYS to OPEN and FLUSH: no OPEN, FLUSH, RELEASE)
@@ -39,8 +42,9 @@ set -euo pipefail
 #   - FUSE_CAP_AUTO_INVAL_DATA cleared    -> --no-auto-inval
 #   - 64 worker threads                   -> --threads 64
 # (Before that commit: --timeout 1 --threads 16, nothing else.)
-CFS_RW_FLAGS="--timeout 300 --keep-cache --noflush --cache-readdir --no-auto-inval --threads 64"
-CFS_RO_FLAGS="$CFS_RW_FLAGS --ro --no-open"
+CFS_COMMON_FLAGS="--timeout 300 --keep-cache --noflush --cache-readdir --no-auto-inval --threads 64"
+CFS_RW_FLAGS="$CFS_COMMON_FLAGS --direct-io"
+CFS_RO_FLAGS="$CFS_COMMON_FLAGS --ro --no-open"
 # ---------------------------------------------------------------------------
 
 cd "$(dirname "$0")/.."
