@@ -128,8 +128,9 @@ public final class InfisicalBackend: SecretBackend {
         if includeImports {
             byName = merging(imports: answer.imports ?? [], into: byName)
         }
+        // A name once: the file system shows one entry per name.
         return FolderListing(
-            secrets: byName.values.sorted { $0.name < $1.name }, folders: folders.map(\.name).sorted())
+            secrets: byName.values.sorted { $0.name < $1.name }, folders: Set(folders.map(\.name)).sorted())
     }
 
     /// One secret per name: the shared secret wins over a personal one of

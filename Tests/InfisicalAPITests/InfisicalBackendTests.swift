@@ -80,6 +80,18 @@ struct RequestShapeTests {
         #expect(stub.requests.count == 2)
     }
 
+    @Test func aListingNamesEachFolderOnce() throws {
+        // Found by fuzzing the answers: a folder named twice, and a secret twice (shared wins).
+        let stub = StubTransport { request throws(HTTPError) in
+            request.path == "/api/v2/folders"
+                ? response(200, #"{"folders":[{"id":"f1","name":"db"},{"id":"f2","name":"db"},{"id":"f3","name":"a"}]}"#)
+                : response(200, #"{"secrets":[\#(secretJSON("A", "a")),\#(secretJSON("A", "b"))]}"#)
+        }
+        let listing = try backend(stub).listFolder(location)
+        #expect(listing.folders == ["a", "db"])
+        #expect(listing.secrets.map(\.name) == ["A"])
+    }
+
     @Test func deleteFolderNeverForces() throws {
         let stub = StubTransport { _ throws(HTTPError) in response(200, #"{"folder":{"id":"f1","name":"db"}}"#) }
         try backend(stub).deleteFolder("db", in: location)
