@@ -66,7 +66,7 @@ for target in "${targets[@]}"; do
     "${corpus:-?}" "$result"
   if [[ $result != ok ]]; then
     # The finding and where libFuzzer wrote the input.
-    grep -E "Fatal error|ERROR: |SUMMARY: |Test unit written to" "$log" | head -20 >&2 || true
+    grep -E "Fatal error|ERROR: |SUMMARY: |Test unit written to|^Base64: " "$log" | head -20 >&2 || true
   fi
 done
 if [[ $status != 0 ]]; then
