@@ -18,6 +18,7 @@ targets=("$@")
 
 scratch=.build-fuzz
 echo "fuzz.sh: building InfisicalFSFuzz with libFuzzer and ASan in $scratch"
+start=$SECONDS
 build_log=$(mktemp)
 if ! swift build --product InfisicalFSFuzz --scratch-path "$scratch" \
   -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING >"$build_log" 2>&1; then
@@ -27,6 +28,7 @@ if ! swift build --product InfisicalFSFuzz --scratch-path "$scratch" \
   exit 1
 fi
 rm -f "$build_log"
+echo "fuzz.sh: built in $((SECONDS - start)) s; ${seconds} s per target"
 binary="$(swift build --product InfisicalFSFuzz --scratch-path "$scratch" -Xswiftc -sanitize=fuzzer,address \
   -Xswiftc -DFUZZING --show-bin-path)/InfisicalFSFuzz"
 
