@@ -108,9 +108,13 @@ public final class InfisicalBackend: SecretBackend {
     }
 
     private static func project(_ dto: ProjectDTO) -> Project {
-        Project(
+        // An environment once, the first of a slug the answer repeats.
+        var slugs = Set<String>()
+        return Project(
             id: dto.id, slug: dto.slug ?? dto.id, name: dto.name ?? dto.slug ?? dto.id,
-            environments: (dto.environments ?? []).map { Environment(slug: $0.slug, name: $0.name ?? $0.slug) })
+            environments: (dto.environments ?? []).filter { slugs.insert($0.slug).inserted }.map {
+                Environment(slug: $0.slug, name: $0.name ?? $0.slug)
+            })
     }
 
     // MARK: Secrets

@@ -92,6 +92,16 @@ struct RequestShapeTests {
         #expect(listing.secrets.map(\.name) == ["A"])
     }
 
+    @Test func aProjectNamesEachEnvironmentOnce() throws {
+        // Found by fuzzing the answers.
+        let stub = StubTransport { _ throws(HTTPError) in
+            response(200, #"{"project":{"id":"p1","slug":"demo","environments":[{"slug":"dev"},{"slug":"prod"},{"slug":"dev","name":"Again"}]}}"#)
+        }
+        let project = try backend(stub).project("p1")
+        #expect(project.environments.map(\.slug) == ["dev", "prod"])
+        #expect(project.environments.first?.name == "dev")
+    }
+
     @Test func deleteFolderNeverForces() throws {
         let stub = StubTransport { _ throws(HTTPError) in response(200, #"{"folder":{"id":"f1","name":"db"}}"#) }
         try backend(stub).deleteFolder("db", in: location)
