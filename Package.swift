@@ -44,6 +44,17 @@ let package = Package(
             swiftSettings: strictSettings),
         .target(name: "TestSupport", dependencies: ["SecretsCore"], swiftSettings: strictSettings),
         .executableTarget(name: "infisicalfs", dependencies: ["InfisicalFSCLI", "FuseKit"], swiftSettings: strictSettings),
+        // Fuzzing (docs/TESTING.md): the targets' logic, and the executable that
+        // scripts/fuzz.sh builds with libFuzzer (-sanitize=fuzzer -DFUZZING) and
+        // that replays inputs in the ordinary build.
+        .target(
+            name: "FuzzTargets",
+            dependencies: [
+                "InfisicalFSCLI", "InfisicalFS", "InfisicalAPI", "HTTPClient", "FuseKit", "SecretsCore", "SecretCrypto",
+                "TestSupport", "Logging",
+            ],
+            swiftSettings: strictSettings),
+        .executableTarget(name: "InfisicalFSFuzz", dependencies: ["FuzzTargets"], swiftSettings: strictSettings),
 
         .testTarget(name: "SecretsCoreTests", dependencies: ["SecretsCore", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "SecretCryptoTests", dependencies: ["SecretCrypto"], swiftSettings: strictSettings),
@@ -59,5 +70,6 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(name: "CLITests", dependencies: ["InfisicalFSCLI"], swiftSettings: strictSettings),
         .testTarget(name: "MountTests", dependencies: [], swiftSettings: strictSettings),
+        .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], swiftSettings: strictSettings),
     ]
 )

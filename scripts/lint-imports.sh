@@ -20,6 +20,8 @@ declare -A allowed=(
   [InfisicalFSCLI]="InfisicalFS FuseKit SecretsCore LocalStore InfisicalAPI HTTPClient Logging"
   [infisicalfs]="InfisicalFSCLI FuseKit"
   [TestSupport]="SecretsCore"
+  [FuzzTargets]="InfisicalFSCLI InfisicalFS InfisicalAPI HTTPClient FuseKit SecretsCore SecretCrypto TestSupport Logging"
+  [InfisicalFSFuzz]="FuzzTargets"
 )
 toolchain=" Foundation FoundationEssentials Glibc Darwin Synchronization Dispatch Testing XCTest "
 

@@ -108,9 +108,13 @@ public final class InfisicalBackend: SecretBackend {
     }
 
     private static func project(_ dto: ProjectDTO) -> Project {
-        Project(
+        // An environment once, the first of a slug the answer repeats.
+        var slugs = Set<String>()
+        return Project(
             id: dto.id, slug: dto.slug ?? dto.id, name: dto.name ?? dto.slug ?? dto.id,
-            environments: (dto.environments ?? []).map { Environment(slug: $0.slug, name: $0.name ?? $0.slug) })
+            environments: (dto.environments ?? []).filter { slugs.insert($0.slug).inserted }.map {
+                Environment(slug: $0.slug, name: $0.name ?? $0.slug)
+            })
     }
 
     // MARK: Secrets
@@ -128,8 +132,9 @@ public final class InfisicalBackend: SecretBackend {
         if includeImports {
             byName = merging(imports: answer.imports ?? [], into: byName)
         }
+        // A name once: the file system shows one entry per name.
         return FolderListing(
-            secrets: byName.values.sorted { $0.name < $1.name }, folders: folders.map(\.name).sorted())
+            secrets: byName.values.sorted { $0.name < $1.name }, folders: Set(folders.map(\.name)).sorted())
     }
 
     /// One secret per name: the shared secret wins over a personal one of

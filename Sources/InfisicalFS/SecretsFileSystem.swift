@@ -422,28 +422,34 @@ public final class SecretsFileSystem: FileSystemOperations {
         }
     }
 
-    /// A directory's entries by name. A folder and a secret of one name can
-    /// coexist in Infisical; the folder is shown.
+    /// A directory's entries by name, each name once (the first of a name
+    /// the backend repeats), only names that can be directory entries
+    /// (`isShowable`). A folder and a secret of one name can coexist in
+    /// Infisical; the folder is shown.
     func children(of node: Node) throws(Errno) -> [(String, Node)] {
         switch node {
         case .root:
             let projects = try call("ls /") { try backend.listProjects() }
-            let shown = projects.filter { isShown($0) && isShowable($0.slug) }
-                .map { ($0.slug, Node.project(id: $0.id)) }
-            let control: [(String, Node)] = options.readsWithoutOpen ? [] : [(Node.cryptoName, .crypto)]
-            return control + [(Node.statusName, .status)] + shown
+            let control: [(String, Node)] =
+                (options.readsWithoutOpen ? [] : [(Node.cryptoName, .crypto)]) + [(Node.statusName, .status)]
+            var names = Set(control.map(\.0))
+            let shown = projects.filter { isShown($0) && isShowable($0.slug) && names.insert($0.slug).inserted }
+            return control + shown.map { ($0.slug, Node.project(id: $0.id)) }
         case .project(let id):
             let project = try call("ls /\(id)") { try backend.project(id) }
-            return project.environments.filter { isShowable($0.slug) }.map {
+            var names = Set<String>()
+            return project.environments.filter { isShowable($0.slug) && names.insert($0.slug).inserted }.map {
                 ($0.slug, .folder(SecretLocation(projectID: id, environment: $0.slug, path: .root)))
             }
         case .folder(let location):
             let listing = try listing(of: location)
-            var result = listing.folders.filter(isShowable).map { ($0, Node.folder(location.appending($0))) }
-            let folderNames = Set(listing.folders)
+            var folderNames = Set<String>()
+            var result = listing.folders.filter { isShowable($0) && folderNames.insert($0).inserted }.map {
+                ($0, Node.folder(location.appending($0)))
+            }
             var secretNames = Set<String>()
             for secret in listing.secrets where !folderNames.contains(secret.name) && isShowable(secret.name) {
-                secretNames.insert(secret.name)
+                guard secretNames.insert(secret.name).inserted else { continue }
                 result.append((secret.name, .secret(location, name: secret.name)))
             }
             secretNames.subtract(secretNames.filter { isHidden(.secret(location, name: $0)) })
@@ -532,13 +538,15 @@ public final class SecretsFileSystem: FileSystemOperations {
         options.projects.isEmpty || options.projects.contains(where: project.isNamed)
     }
 
-    /// A name that cannot be a file name (a secret's, or a folder's, an
-    /// environment's or a project's from a server that allowed it) is left
-    /// out of listings: the kernel would fail the whole listing (EIO) for a
-    /// name with `/`, and a `..` would shadow the real one.
+    /// A name from the backend (project, environment, folder or secret)
+    /// that cannot be a directory entry is left out of listings: the kernel
+    /// fails a whole READDIR with EIO for one empty name, one holding "/" or
+    /// NUL, or one over NAME_MAX bytes; "." and ".." are the kernel's own.
+    /// Bytes, not Characters: "/" and a combining mark are one Character.
     func isShowable(_ name: String) -> Bool {
-        name.utf8.count <= NamingRules.maximumNameBytes && name != "." && name != ".." && !name.contains("/")
-            && !name.contains("\0")
+        let bytes = name.utf8
+        return !bytes.isEmpty && bytes.count <= NamingRules.maximumNameBytes && name != "." && name != ".."
+            && !bytes.contains(UInt8(ascii: "/")) && !bytes.contains(0)
     }
 
     func refuseIfReadOnly() throws(Errno) {

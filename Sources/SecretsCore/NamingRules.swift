@@ -20,7 +20,9 @@ public enum NamingRules {
             return .tooLong("secret name is longer than \(maximumNameBytes) bytes")
         }
         if name.isEmpty { return .invalid("secret name is empty") }
-        if name.contains("/") || name.contains(":") {
+        // Bytes, not Characters: "/" followed by a combining mark is one
+        // Character that is not "/", yet the name holds a slash.
+        if name.utf8.contains(UInt8(ascii: "/")) || name.utf8.contains(UInt8(ascii: ":")) {
             return .invalid("secret name '\(name)' contains '/' or ':'")
         }
         if name.unicodeScalars.first.map(isJavaScriptWhitespace) == true

@@ -80,6 +80,28 @@ struct RequestShapeTests {
         #expect(stub.requests.count == 2)
     }
 
+    @Test func aListingNamesEachFolderOnce() throws {
+        // Found by fuzzing the answers: a folder named twice, and a secret twice (shared wins).
+        let stub = StubTransport { request throws(HTTPError) in
+            request.path == "/api/v2/folders"
+                ? response(200, #"{"folders":[{"id":"f1","name":"db"},{"id":"f2","name":"db"},{"id":"f3","name":"a"}]}"#)
+                : response(200, #"{"secrets":[\#(secretJSON("A", "a")),\#(secretJSON("A", "b"))]}"#)
+        }
+        let listing = try backend(stub).listFolder(location)
+        #expect(listing.folders == ["a", "db"])
+        #expect(listing.secrets.map(\.name) == ["A"])
+    }
+
+    @Test func aProjectNamesEachEnvironmentOnce() throws {
+        // Found by fuzzing the answers.
+        let stub = StubTransport { _ throws(HTTPError) in
+            response(200, #"{"project":{"id":"p1","slug":"demo","environments":[{"slug":"dev"},{"slug":"prod"},{"slug":"dev","name":"Again"}]}}"#)
+        }
+        let project = try backend(stub).project("p1")
+        #expect(project.environments.map(\.slug) == ["dev", "prod"])
+        #expect(project.environments.first?.name == "dev")
+    }
+
     @Test func deleteFolderNeverForces() throws {
         let stub = StubTransport { _ throws(HTTPError) in response(200, #"{"folder":{"id":"f1","name":"db"}}"#) }
         try backend(stub).deleteFolder("db", in: location)

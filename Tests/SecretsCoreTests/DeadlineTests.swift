@@ -35,20 +35,24 @@ struct DeadlineTests {
         Deadline.within(5) {
             let end = Deadline.end
             let seen = UnsafeSendableBox<(Date?, Date?)>((nil, nil))
+            // The semaphore orders the thread's write before the reads below
+            // (polling isFinished does not: ThreadSanitizer saw a race).
+            let done = DispatchSemaphore(value: 0)
             let thread = Thread {
                 let plain = Deadline.end
                 let handed = Deadline.at(end) { Deadline.end }
                 seen.value = (plain, handed)
+                done.signal()
             }
             thread.start()
-            while !thread.isFinished { usleep(1000) }
+            done.wait()
             #expect(seen.value.0 == nil)
             #expect(seen.value.1 == end)
         }
     }
 }
 
-/// A value written by one thread and read after it finished.
+/// A value written by one thread and read after that thread signalled.
 final class UnsafeSendableBox<Value>: @unchecked Sendable {
     var value: Value
     init(_ value: Value) { self.value = value }
