@@ -25,8 +25,10 @@ enum ScratchNames {
         {
             return true
         }
-        // Temporary files: NAME.tmp, .NAME.tmp.
+        // Temporary files: NAME.tmp, .NAME.tmp; Foundation's atomic writes
+        // (`Data.write(options: .atomic)`, `FileManager.createFile`): .dat.nosync….
         if name.hasSuffix(".tmp") { return bytes.count > 4 }
+        if name.hasPrefix(".dat.nosync") { return true }
         return false
     }
 

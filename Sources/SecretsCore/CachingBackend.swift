@@ -29,6 +29,9 @@ public final class CachingBackend: SecretBackend {
         var listings: [SecretLocation: Entry<FolderListing>] = [:]
         var secrets: [SecretKey: Entry<Secret>] = [:]
         var figures = Figures()
+        /// When each folder last changed through this mount: a listing whose
+        /// fetch started before that is not kept as fresh (it may predate the change).
+        var changed: [SecretLocation: Date] = [:]
     }
 
     /// What `/.status` shows of the cache.
@@ -139,7 +142,7 @@ public final class CachingBackend: SecretBackend {
         }
         return try cached(
             \.listings[location], fetch: { try backend.listFolder(location) }, what: "folder \(location)",
-            keeping: keeping)
+            keeping: keeping, changedSince: { start in self.state.withLock { ($0.changed[location] ?? .distantPast) >= start } })
     }
 
     public func getSecret(_ name: String, in location: SecretLocation) throws -> Secret {
@@ -384,7 +387,7 @@ public final class CachingBackend: SecretBackend {
 
     private func cached<Value: Sendable>(
         _ slot: WritableKeyPath<State, Entry<Value>?>, standIn: Entry<Value>? = nil, fetch: () throws -> Value,
-        what: String, keeping: Keeping<Value>? = nil
+        what: String, keeping: Keeping<Value>? = nil, changedSince: ((Date) -> Bool)? = nil
     ) throws -> Value {
         let (own, unreachableUntil) = state.withLock { ($0[keyPath: slot], $0.unreachableUntil) }
         if let value = fresh(own) {
@@ -404,7 +407,9 @@ public final class CachingBackend: SecretBackend {
             return (flight, true)
         }
         guard leads else { return try flight.wait().get() as! Value }
-        let outcome = Result { try refresh(slot, stale: entry, fetch: fetch, what: what, keeping: keeping) }
+        let outcome = Result {
+            try refresh(slot, stale: entry, fetch: fetch, what: what, keeping: keeping, changedSince: changedSince)
+        }
         flights.withLock { $0[what] = nil }
         flight.finish(outcome.map { $0 as any Sendable })
         return try outcome.get()
@@ -412,11 +417,24 @@ public final class CachingBackend: SecretBackend {
 
     private func refresh<Value: Sendable>(
         _ slot: WritableKeyPath<State, Entry<Value>?>, stale entry: Entry<Value>?, fetch: () throws -> Value,
-        what: String, keeping: Keeping<Value>?
+        what: String, keeping: Keeping<Value>?, changedSince: ((Date) -> Bool)?
     ) throws -> Value {
         do {
+            let start = now()
             let value = try fetch()
             let stamp = now()
+            // Changed through this mount while the fetch was under way: the
+            // answer may predate the change, so it is kept as already expired
+            // (the next read asks again) and this caller gets it as is.
+            if changedSince?(start) == true {
+                let expired = stamp.addingTimeInterval(-ttl)
+                state.withLock { state in
+                    if ttl > 0, (state[keyPath: slot]?.fetchedAt ?? .distantPast) < expired {
+                        state[keyPath: slot] = Entry(value: value, fetchedAt: expired)
+                    }
+                }
+                return value
+            }
             state.withLock { state in
                 if ttl > 0 { state[keyPath: slot] = Entry(value: value, fetchedAt: stamp) }
                 state.figures.lastRefresh = stamp
@@ -452,6 +470,7 @@ public final class CachingBackend: SecretBackend {
         let stamp = now()
         state.withLock { state in
             state.unreachable = false  // a write just reached the backend
+            state.changed[location] = stamp
             state.secrets[SecretKey(location: location, name: secret.name)] = Entry(value: secret, fetchedAt: stamp)
             guard let entry = state.listings[location] else { return }
             var listing = entry.value
@@ -470,7 +489,9 @@ public final class CachingBackend: SecretBackend {
     }
 
     private func forget(_ name: String, in location: SecretLocation) {
+        let stamp = now()
         state.withLock { state in
+            state.changed[location] = stamp
             state.secrets[SecretKey(location: location, name: name)] = nil
             guard let entry = state.listings[location] else { return }
             var listing = entry.value

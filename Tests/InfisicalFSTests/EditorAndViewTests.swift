@@ -10,7 +10,7 @@ import TestSupport
 @Suite("Editors and scratch files")
 struct ScratchFileTests {
     @Test(arguments: [
-        ".A.swp", ".A.swo", ".A.swx", ".A.swpx", "A~", ".#A", "#A#", "4913", "5036", "sedAb12Cd", "A.tmp", ".A.tmp",
+        ".A.swp", ".A.swo", ".A.swx", ".A.swpx", "A~", ".#A", "#A#", "4913", "5036", "sedAb12Cd", "A.tmp", ".A.tmp", ".dat.nosync2277.x5SHlZ",
     ])
     func scratchFilesNeverReachTheBackend(name: String) throws {
         let h = Harness()

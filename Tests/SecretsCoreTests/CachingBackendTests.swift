@@ -84,6 +84,24 @@ struct CachingBackendTests {
         #expect(throws: BackendError.self) { try cache.listFolder(location) }
     }
 
+    @Test func aListingFetchedAcrossAWriteIsNotKeptAsFresh() throws {
+        // The fetch may have been answered before the write: keeping it would
+        // show the old state (a renamed temporary file, say) for the whole TTL.
+        let cache = CachingBackend(backend, ttl: 300)
+        backend.setLatency(0.3)
+        let fetched = DispatchSemaphore(value: 0)
+        let location = self.location
+        Thread { _ = try? cache.listFolder(location); fetched.signal() }.start()
+        usleep(50_000)
+        backend.setLatency(0)
+        // The write lands while the fetch is still under way.
+        _ = try cache.updateSecret("A", value: "new", in: location)
+        fetched.wait()
+        let asked = count("listFolder")
+        #expect(try cache.listFolder(location).secret(named: "A")?.value == "new")
+        #expect(count("listFolder") == asked + 1)
+    }
+
     @Test func aWriteWithoutAnAnswerMakesTheNextReadAsk() throws {
         // The request may have been carried out: what is stored is not known.
         let cache = cache(ttl: 300)
