@@ -210,12 +210,15 @@ public enum ArgumentParser {
     static func applyOptionList(
         _ list: String, to request: inout MountRequest, sloppy: Bool = false
     ) throws(CommandFailure) {
-        for item in list.split(separator: ",").map(String.init) where !item.isEmpty {
+        // Split on bytes, as mount(8) does: a "," or "=" followed by a
+        // combining mark is one Character, and must still separate.
+        for item in list.utf8.split(separator: UInt8(ascii: ",")).map({ String(decoding: $0, as: UTF8.self) })
+        where !item.isEmpty {
             let (name, value) = split(item)
             if ignoredMountOptions.contains(name) || name.hasPrefix("x-") || name == "comment" { continue }
             guard let option = Option(fstabName: name) else {
                 if sloppy { continue }
-                throw .usage("unknown -o option '\(name)'")
+                throw .usage("unknown -o option '\(name.debugDescription.dropFirst().dropLast())'")
             }
             if option.takesValue, value == nil { throw .usage("-o \(name) needs a value") }
             if !option.takesValue, value != nil { throw .usage("-o \(name) takes no value") }
@@ -233,8 +236,11 @@ public enum ArgumentParser {
     ]
 
     private static func split(_ text: String) -> (String, String?) {
-        guard let equals = text.firstIndex(of: "=") else { return (text, nil) }
-        return (String(text[..<equals]), String(text[text.index(after: equals)...]))
+        let bytes = Array(text.utf8)
+        guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else { return (text, nil) }
+        return (
+            String(decoding: bytes[..<equals], as: UTF8.self), String(decoding: bytes[(equals + 1)...], as: UTF8.self)
+        )
     }
 }
 

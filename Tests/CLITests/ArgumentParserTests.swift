@@ -58,6 +58,10 @@ struct ArgumentParserTests {
         let offline = try mount(["/m", "--offline-cache", "rel/cache.db"])
         #expect(offline == (try mount(["/m", "-o", "offline_cache=rel/cache.db"])))
         #expect(offline.withAbsolutePaths(from: "/srv").offlineCache == "/srv/rel/cache.db")
+        // Separators are bytes: a combining mark after "," or "=" does not hide them.
+        let marked = try mount(["/m", "-o", "project=\u{600},ro"])
+        #expect(marked.readOnly && marked.projects == ["\u{600}"])
+        #expect(failure(["mount", "/m", "-o", "a\nb"])?.message.contains("\n") == false)
         let defaults = try mount(["/m"])
         #expect(defaults.timeout == 10 && defaults.maxStale == 86_400)
         let joined = try mount(["-oro,local_store=/s.db,keep_newline", "/m"])
