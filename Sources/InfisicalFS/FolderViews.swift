@@ -67,21 +67,7 @@ enum FolderView: String, CaseIterable, Sendable, Hashable {
     /// A JSON string; for YAML, a double-quoted scalar (JSON's escapes,
     /// plus the characters YAML reads as line breaks or forbids).
     private static func quoted(_ text: String, yaml: Bool) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20 || (yaml && Self.yamlEscapes(scalar)):
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        StatusValue.jsonQuoted(text, alsoEscaping: yaml ? Self.yamlEscapes : { _ in false })
     }
 
     private static func yamlEscapes(_ scalar: Unicode.Scalar) -> Bool {

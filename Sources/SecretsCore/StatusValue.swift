@@ -58,8 +58,12 @@ public enum StatusValue: Sendable, Equatable {
         }
     }
 
-    private static func quote(_ text: String, into out: inout String) {
-        out += "\""
+    private static func quote(_ text: String, into out: inout String) { out += jsonQuoted(text) }
+
+    /// `text` as a JSON string literal; `alsoEscaping` names more characters
+    /// to write as `\uXXXX` (YAML's double-quoted scalars need some).
+    public static func jsonQuoted(_ text: String, alsoEscaping: (Unicode.Scalar) -> Bool = { _ in false }) -> String {
+        var out = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -67,13 +71,13 @@ public enum StatusValue: Sendable, Equatable {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                    + String(scalar.value, radix: 16)
+            case _ where scalar.value < 0x20 || alsoEscaping(scalar):
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex
             default: out.unicodeScalars.append(scalar)
             }
         }
-        out += "\""
+        return out + "\""
     }
 
     private static func timeFormat(_ date: Date) -> String {
