@@ -33,12 +33,12 @@ import os
 import secrets
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from openssl_rsa import rs256_verify
 from serving import serve_until_signalled
 
 
@@ -54,15 +54,6 @@ def rs256_sign(private_key_path, data):
     result = subprocess.run(["openssl", "dgst", "-sha256", "-sign", private_key_path], input=data,
                             capture_output=True, timeout=10, check=True)
     return result.stdout
-
-
-def rs256_verify(public_key_path, data, signature):
-    with tempfile.NamedTemporaryFile() as handle:
-        handle.write(signature)
-        handle.flush()
-        result = subprocess.run(["openssl", "dgst", "-sha256", "-verify", public_key_path, "-signature",
-                                 handle.name], input=data, capture_output=True, timeout=10)
-    return result.returncode == 0
 
 
 def make_jwt(private_key_path, claims, kid=None):

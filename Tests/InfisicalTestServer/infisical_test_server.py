@@ -41,6 +41,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from openssl_rsa import rs256_verify
 from serving import serve_until_signalled
 
 MAX_BODY_BYTES = 1024 * 1024          # §1: Fastify's default bodyLimit (1 MiB)
@@ -680,16 +681,6 @@ def jwt_parts(token):
     if not isinstance(header, dict) or not isinstance(payload, dict):
         raise ApiError(401, "jwt malformed", "UnauthorizedError")
     return header, payload, (parts[0] + "." + parts[1]).encode(), signature
-
-
-def rs256_verify(public_key_path, data, signature):
-    """RSASSA-PKCS1-v1_5 SHA-256 with the `openssl` command (the standard library has no RSA)."""
-    with tempfile.NamedTemporaryFile() as handle:
-        handle.write(signature)
-        handle.flush()
-        result = subprocess.run(["openssl", "dgst", "-sha256", "-verify", public_key_path, "-signature",
-                                 handle.name], input=data, capture_output=True, timeout=10)
-    return result.returncode == 0
 
 
 def route_gcp_auth_login(state, req):
