@@ -147,9 +147,8 @@ public final class CachingBackend: SecretBackend {
 
     public func getSecret(_ name: String, in location: SecretLocation) throws -> Secret {
         let key = SecretKey(location: location, name: name)
-        let listing = state.withLock { $0.listings[location] }
-        if let listing = fresh(listing) {
-            count(\.hits)
+        let (listing, freshListing, _) = read(\.listings[location], countingMisses: false)
+        if let listing = freshListing {
             guard let secret = listing.secret(named: name) else {
                 throw BackendError.notFound("no secret '\(name)' in \(location)")
             }
@@ -389,12 +388,8 @@ public final class CachingBackend: SecretBackend {
         _ slot: WritableKeyPath<State, Entry<Value>?>, standIn: Entry<Value>? = nil, fetch: () throws -> Value,
         what: String, keeping: Keeping<Value>? = nil, changedSince: ((Date) -> Bool)? = nil
     ) throws -> Value {
-        let (own, unreachableUntil) = state.withLock { ($0[keyPath: slot], $0.unreachableUntil) }
-        if let value = fresh(own) {
-            count(\.hits)
-            return value
-        }
-        count(\.misses)
+        let (own, freshValue, unreachableUntil) = read(slot, countingMisses: true)
+        if let freshValue { return freshValue }
         let entry = Self.newer(own, standIn)
         if let entry = servableWhenStale(entry), let unreachableUntil, now() < unreachableUntil {
             count(\.staleServed)
@@ -458,6 +453,24 @@ public final class CachingBackend: SecretBackend {
             logger.warning(
                 "serving \(fromDisk ? "the offline copy of" : "cached") \(what) fetched at \(served.fetchedAt): \(error.reason)")
             return served.value
+        }
+    }
+
+    /// An entry, its value when fresh, and the unreachable backoff, read in
+    /// one lock that also counts the hit (or the miss): the hot path of
+    /// every lookup takes the lock once.
+    private func read<Value>(_ slot: KeyPath<State, Entry<Value>?>, countingMisses: Bool)
+        -> (entry: Entry<Value>?, fresh: Value?, unreachableUntil: Date?)
+    {
+        state.withLock { state in
+            let entry = state[keyPath: slot]
+            let value = fresh(entry)
+            if value != nil {
+                state.figures.hits += 1
+            } else if countingMisses {
+                state.figures.misses += 1
+            }
+            return (entry, value, state.unreachableUntil)
         }
     }
 
