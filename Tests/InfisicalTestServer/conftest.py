@@ -155,6 +155,19 @@ def secret_url(name):
     return "/api/v3/secrets/raw/" + quote(name, safe="")
 
 
+def assert_error(response, status, message=None, error=None):
+    """An error answer of §2: the four fields, a `req-` id, and the given status/message/error."""
+    body = response.json
+    assert response.status == status, response
+    assert set(body) >= {"reqId", "statusCode", "message", "error"}, body
+    assert body["statusCode"] == status and body["reqId"].startswith("req-") and len(body["reqId"]) == 18
+    if message is not None:
+        assert body["message"] == message, body
+    if error is not None:
+        assert body["error"] == error, body
+    return body
+
+
 @pytest.fixture(autouse=True)
 def _bounded_time():
     """Every test is bounded: SIGALRM fails it after TEST_TIMEOUT_SECONDS."""

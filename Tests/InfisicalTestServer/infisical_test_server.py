@@ -46,6 +46,10 @@ from serving import serve_until_signalled
 
 MAX_BODY_BYTES = 1024 * 1024          # §1: Fastify's default bodyLimit (1 MiB)
 DEFAULT_TTL = 2_592_000               # §3.2: 30 days, both TTL and max TTL
+# events-and-limits §2: universal-auth lockout defaults (identity-ua-service.ts login; the attach schema)
+LOCKOUT_DEFAULTS = {"lockoutEnabled": True, "lockoutThreshold": 3, "lockoutDurationSeconds": 300,
+                    "lockoutCounterResetSeconds": 30}
+LOCKED_MESSAGE = "This identity auth method is temporarily locked, please try again later"
 ORG_ID = "8d2c6ba5-6f0e-4b3c-9d6a-0c8e5a1f2b7e"
 DEFAULT_ENVIRONMENTS = [("dev", "Development"), ("staging", "Staging"), ("prod", "Production")]
 SECRET_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")   # §5 folder names / path segments
@@ -243,6 +247,8 @@ class State:
         self.request_counts = {}
         self.request_log = []     # last 500 API requests: method, route, query, body keys (no values)
         self.aws_keys = {}        # AWS access key id -> {secretAccessKey, sessionToken, account, arn, userId}
+        self.lockouts = {}        # (identityId, clientId) -> {"failedAttempts", "lockedOut", "expiresAt"}
+        self.times_locked = {}    # (identityId, clientId) -> how often a lockout began (never reset but by reset)
 
     # -- identities and tokens (§3) ----------------------------------------
 
@@ -260,7 +266,17 @@ class State:
             "accessTokenMaxTTL": int(spec.get("accessTokenMaxTTL", DEFAULT_TTL)),
             "actorType": actor_type,
             "userId": (spec.get("userId") or str(uuid.uuid4())) if actor_type == "user" else None,
+            "revokedClientSecrets": [],
         }
+        for name, default in LOCKOUT_DEFAULTS.items():
+            value = spec.get(name, default)
+            if name == "lockoutEnabled":
+                if not isinstance(value, bool):
+                    raise bad_request("lockoutEnabled must be a boolean")
+            elif isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                # The real minimums (1 / 30 s / 5 s) are not enforced: tests want short windows.
+                raise bad_request(f"{name} must be a positive number")
+            identity[name] = value
         self.identities[identity_id] = identity
         if identity["clientId"]:
             self.client_ids[identity["clientId"]] = identity_id
@@ -521,14 +537,45 @@ def login_response(identity, token, record):
             "tokenType": "Bearer"}
 
 
+def live_lockout(state, key):
+    """The lockout record of (identityId, clientId), or None once its keystore expiry has passed."""
+    record = state.lockouts.get(key)
+    if record is not None and time.time() >= record["expiresAt"]:
+        del state.lockouts[key]
+        record = None
+    return record
+
+
 def route_universal_auth_login(state, req):
+    """§3.1 and events-and-limits §2, as identity-ua-service.ts `login` (Infisical/infisical
+    backend/src/services/identity-ua/): an unknown client id is 401 and not counted; a locked
+    record refuses every attempt, the right secret included, without extending the lock; a wrong or
+    revoked secret (revoked ones are filtered out before comparing) adds 1 and rewrites the record
+    with the counter-reset expiry, or the lock duration once the threshold is reached; a good login
+    deletes the record."""
     issues = Issues()
     client_id = field(req.body, "clientId", issues, required=True)
     client_secret = field(req.body, "clientSecret", issues, required=True)
     issues.raise_if_any()
     identity = state.identities.get(state.client_ids.get(client_id, ""))
-    if identity is None or not hmac.compare_digest(str(identity["clientSecret"]), client_secret):
+    if identity is None:
         raise ApiError(401, "Invalid credentials", "UnauthorizedError")
+    key = (identity["identityId"], client_id)
+    lockout = live_lockout(state, key)
+    if lockout is not None and lockout["lockedOut"]:
+        raise ApiError(401, LOCKED_MESSAGE, "UnauthorizedError")
+    if not hmac.compare_digest(str(identity["clientSecret"]).encode(), client_secret.encode()):
+        if identity["lockoutEnabled"]:
+            lockout = lockout or {"failedAttempts": 0, "lockedOut": False}
+            lockout["failedAttempts"] += 1
+            if lockout["failedAttempts"] >= identity["lockoutThreshold"]:
+                lockout["lockedOut"] = True
+                state.times_locked[key] = state.times_locked.get(key, 0) + 1
+            lockout["expiresAt"] = time.time() + (identity["lockoutDurationSeconds"] if lockout["lockedOut"]
+                                                  else identity["lockoutCounterResetSeconds"])
+            state.lockouts[key] = lockout
+        raise ApiError(401, "Invalid credentials", "UnauthorizedError")
+    state.lockouts.pop(key, None)
     record = state._new_token_record(identity, identity["accessTokenTTL"], identity["accessTokenMaxTTL"])
     return 200, login_response(identity, state.issue_token(record), record)
 
@@ -743,6 +790,36 @@ def control_identity(state, body):
     if identity is None:
         raise not_found("identity not found")
     return identity
+
+
+def control_client_secret(state, req):
+    """Replaces an identity's client secret; the old one is revoked (logins with it fail and count)."""
+    client_id = req.body.get("clientId") or ""
+    identity = state.identities.get(state.client_ids.get(client_id, ""))
+    if identity is None:
+        raise not_found(f"no identity has client id {client_id!r}")
+    new_secret = req.body.get("clientSecret")
+    if not isinstance(new_secret, str) or not new_secret:
+        raise bad_request("clientSecret must be a non-empty string")
+    identity["revokedClientSecrets"].append(identity["clientSecret"])
+    identity["clientSecret"] = new_secret
+    return 200, {"ok": True, "identityId": identity["identityId"], "clientId": client_id}
+
+
+def control_lockouts(state, req):
+    """Every universal-auth client: its live failure count and lock, and how often it was locked."""
+    entries = []
+    for identity in state.identities.values():
+        if not identity["clientId"]:
+            continue
+        key = (identity["identityId"], identity["clientId"])
+        record = live_lockout(state, key)
+        locked = bool(record and record["lockedOut"])
+        entries.append({"clientId": identity["clientId"], "identityId": identity["identityId"],
+                        "failures": record["failedAttempts"] if record else 0, "locked": locked,
+                        "lockedUntil": record["expiresAt"] if locked else None,
+                        "timesLocked": state.times_locked.get(key, 0)})
+    return 200, {"lockouts": entries}
 
 
 def control_aws_auth(state, req):
@@ -1488,6 +1565,7 @@ def control_seed(state, req):
                                          "accessTokenMaxTTL", "actorType") if identity.get(k) is not None}
         if identity.get("userId"):
             spec["userId"] = identity["userId"]
+        spec.update({k: identity[k] for k, default in LOCKOUT_DEFAULTS.items() if identity[k] != default})
         static = [token for token, entry in state.tokens.items() if entry["exp"] is None
                   and state.token_records[entry["record"]]["identityId"] == identity["identityId"]
                   and state.token_records[entry["record"]]["ttl"] == 0]
@@ -1554,6 +1632,8 @@ API_ROUTES = [
 CONTROL_ROUTES = [
     ("POST", "/__test__/reset", control_reset),
     ("POST", "/__test__/identities", control_add_identity),
+    ("POST", "/__test__/client-secrets", control_client_secret),
+    ("GET", "/__test__/lockouts", control_lockouts),
     ("POST", "/__test__/aws-auth", control_aws_auth),
     ("POST", "/__test__/gcp-auth", control_gcp_auth),
     ("POST", "/__test__/azure-auth", control_azure_auth),
@@ -1676,6 +1756,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def handle_any(self, method):
         state = self.server.state
+        arrived = time.time()     # the log's "time": when the request line was read
         req_id = new_req_id()
         split = urlsplit(self.path)
         path = split.path
@@ -1716,7 +1797,7 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(404, f"Route {method}:{path} not found", "Not Found")
             parsed = self.parse_body(method, raw, self.headers.get("Content-Type"))
             if not path.startswith("/__test__/"):
-                self.record(state, method, template, query, raw, parsed)
+                self.record(state, method, template, query, raw, parsed, arrived)
             request = Request(method, path, query, parsed, self.headers, params, template)
             with state.lock:
                 status, body = handler(state, request)
@@ -1748,9 +1829,9 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def record(self, state, method, template, query, raw, parsed):
+    def record(self, state, method, template, query, raw, parsed, arrived):
         """Remembers the shape of a request for tests: query (no secrets travel there), which
-        body keys were sent (never their values) and whether a GET carried a body."""
+        body keys were sent (never their values), whether a GET carried a body, and when it came."""
         body_keys = None
         if isinstance(parsed, dict) and parsed:
             body_keys = sorted(parsed)
@@ -1761,7 +1842,8 @@ class Handler(BaseHTTPRequestHandler):
                 body_keys = ["<unparsed>"]
         with state.lock:
             state.request_log.append({"method": method, "route": template, "query": dict(query),
-                                      "bodyKeys": body_keys, "contentType": self.headers.get("Content-Type"),
+                                      "time": arrived, "bodyKeys": body_keys,
+                                      "contentType": self.headers.get("Content-Type"),
                                       "userAgent": self.headers.get("User-Agent")})
             del state.request_log[:-500]
 

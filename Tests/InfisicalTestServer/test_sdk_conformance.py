@@ -18,7 +18,7 @@ import uuid
 
 import pytest
 
-from conftest import Api, secret_url, start_server, stop_server
+from conftest import Api, assert_error, secret_url, start_server, stop_server
 
 infisical_client = pytest.importorskip("infisical_client")
 infisical_sdk = pytest.importorskip("infisical_sdk")
@@ -536,18 +536,6 @@ class TestTLS:
 # ---------------------------------------------------------------------------
 # Plain HTTP: the server's own rules (§2–§7) that the SDKs cannot reach
 # ---------------------------------------------------------------------------
-
-def assert_error(response, status, message=None, error=None):
-    body = response.json
-    assert response.status == status, response
-    assert set(body) >= {"reqId", "statusCode", "message", "error"}, body
-    assert body["statusCode"] == status and body["reqId"].startswith("req-") and len(body["reqId"]) == 18
-    if message is not None:
-        assert body["message"] == message, body
-    if error is not None:
-        assert body["error"] == error, body
-    return body
-
 
 def write_body(world, **extra):
     return {"workspaceId": pid(world), "environment": "dev", **extra}
