@@ -495,12 +495,16 @@ def authenticate(state, req):
     token = header[7:]
     entry = state.tokens.get(token)
     record = state.token_records.get(entry["record"]) if entry else None
-    if record is None or record["revoked"]:
-        # Opaque check: unknown, malformed or revoked tokens all answer 401.
+    if record is None:
+        # Opaque check: unknown or malformed tokens answer 401.
         raise ApiError(401, "No identity access token found", "UnauthorizedError")
+    # The JWT is verified before the token record is looked up: an expired token is 403 (§2) even
+    # when its record was revoked or deleted since.
     expired = record["forcedExpired"] or (entry["exp"] is not None and time.time() >= entry["exp"])
     if expired:
-        raise ApiError(403, TOKEN_EXPIRED_MESSAGE, "TokenError")   # §2: expired is 403, not 401
+        raise ApiError(403, TOKEN_EXPIRED_MESSAGE, "TokenError")
+    if record["revoked"] or record.get("deleted"):
+        raise ApiError(401, "No identity access token found", "UnauthorizedError")
     identity = state.identities[record["identityId"]]
     req.actor = identity
     return identity
@@ -869,25 +873,33 @@ def token_record_from_body(state, req):
     issues.raise_if_any()
     entry = state.tokens.get(token)
     record = state.token_records.get(entry["record"]) if entry else None
-    if record is None or record["revoked"]:
+    if record is None or record["revoked"] or record.get("deleted"):
         raise ApiError(401, "No identity access token found", "UnauthorizedError")
     return record
 
 
+def refuse_renewal(record, message):
+    """identity-access-token-service.ts `renewAccessToken` (Infisical/infisical backend/src/services/
+    identity-access-token/): a renewal refused for its TTL or max TTL deletes the token record
+    (`identityAccessTokenDAL.deleteById`), so the old token stops working at once (events §7)."""
+    record["deleted"] = True
+    raise ApiError(401, message, "UnauthorizedError")
+
+
 def route_token_renew(state, req):
-    """§3.2 renew: new token string, same record; 401 past TTL or (would be) past max TTL."""
+    """§3.2 renew: new token string, same record; 401 past TTL or (would be) past max TTL, and the
+    record is gone after such a refusal."""
     record = token_record_from_body(state, req)
     now = time.time()
     ttl, max_ttl = record["ttl"], record["maxTTL"]
     if record["forcedExpired"] or (ttl > 0 and now > (record["lastRenewedAt"] or record["createdAt"]) + ttl):
-        raise ApiError(401, "Failed to renew MI access token due to TTL expiration", "UnauthorizedError")
+        refuse_renewal(record, "Failed to renew MI access token due to TTL expiration")
     if max_ttl > 0:
         max_expiry = record["createdAt"] + max_ttl
         if now > max_expiry:
-            raise ApiError(401, "Failed to renew MI access token due to Max TTL expiration", "UnauthorizedError")
+            refuse_renewal(record, "Failed to renew MI access token due to Max TTL expiration")
         if now + ttl > max_expiry:
-            raise ApiError(401, "Failed to renew MI access token past its Max TTL expiration",
-                           "UnauthorizedError")
+            refuse_renewal(record, "Failed to renew MI access token past its Max TTL expiration")
     record["lastRenewedAt"] = now
     identity = state.identities[record["identityId"]]
     return 200, login_response(identity, state.issue_token(record), record)

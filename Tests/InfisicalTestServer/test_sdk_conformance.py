@@ -587,15 +587,29 @@ class TestAuthRules:
                      "Failed to renew MI access token due to TTL expiration")
 
     def test_renew_past_max_ttl(self, api):
+        """events §7: a renewal refused for the max TTL deletes the token record, so the token,
+        still unexpired, answers 401 `No identity access token found` everywhere from then on."""
         api.control("POST", "reset")
         default = api.add_identity()                    # TTL == max TTL: a renew would pass the max
-        assert_error(api.post("/api/v1/auth/token/renew", {"accessToken": api.login(default)}), 401,
-                     "Failed to renew MI access token past its Max TTL expiration")
+        token = api.login(default)
+        assert api.get("/api/v1/projects", token=token).status == 200
+        assert_error(api.post("/api/v1/auth/token/renew", {"accessToken": token}), 401,
+                     "Failed to renew MI access token past its Max TTL expiration", "UnauthorizedError")
+        assert_error(api.get("/api/v1/projects", token=token), 401, "No identity access token found",
+                     "UnauthorizedError")
+        assert_error(api.post("/api/v1/auth/token/renew", {"accessToken": token}), 401,
+                     "No identity access token found")
+        assert_error(api.post("/api/v1/auth/token/revoke", {"accessToken": token}), 401,
+                     "No identity access token found")
+        other = api.login(default)                      # other tokens of the identity are untouched
+        assert api.get("/api/v1/projects", token=other).status == 200
         short = api.add_identity(accessTokenTTL=0, accessTokenMaxTTL=1)
         token = api.login(short)
         time.sleep(1.2)
         assert_error(api.post("/api/v1/auth/token/renew", {"accessToken": token}), 401,
                      "Failed to renew MI access token due to Max TTL expiration")
+        assert_error(api.get("/api/v1/projects", token=token), 401, "No identity access token found")
+        assert api.get("/api/v1/projects", token=api.login(short)).status == 200   # log in again: fine
 
     def test_short_ttl_expires_by_itself(self, api):
         api.control("POST", "reset")
