@@ -13,6 +13,9 @@ struct Endpoint {
     var query: [(String, String)] = []
     var body: JSONBody?
     var authenticated = true
+    /// A failed call is logged here; logins and renewals are logged by
+    /// `TokenManager`, with what happens next.
+    var logsFailures = true
 
     var logName: String { "\(method) \(route)" }
 }
@@ -41,7 +44,7 @@ final class APIClient: Sendable {
 
     init(
         siteURL: String, transport: any HTTPTransport, credentials: Credentials, timeout: Double,
-        logger: Logger
+        logger: Logger, now: @escaping @Sendable () -> Date = Date.init
     ) {
         var base = siteURL
         while base.hasSuffix("/") { base.removeLast() }
@@ -49,7 +52,7 @@ final class APIClient: Sendable {
         self.transport = transport
         self.timeout = timeout
         self.logger = logger
-        self.tokens = TokenManager(credentials: credentials, logger: logger)
+        self.tokens = TokenManager(credentials: credentials, logger: logger, now: now)
     }
 
     func send<Response: Decodable>(_ endpoint: Endpoint, as type: Response.Type) throws(BackendError) -> Response {
@@ -79,13 +82,15 @@ final class APIClient: Sendable {
             let response = try exchange(endpoint, token: token)
             if (200..<300).contains(response.status) { return response }
             let body = try? JSON.decoder.decode(ErrorBody.self, from: Data(response.body))
-            if endpoint.authenticated, !renewedToken, StatusMapping.isTokenRejected(status: response.status, body: body),
-                let token, tokens.canLogIn
-            {
-                renewedToken = true
-                logger.notice("\(endpoint.logName) → \(response.status): token refused; logging in again")
-                tokens.discard(token)
-                continue
+            if endpoint.authenticated, let token, StatusMapping.isTokenRejected(status: response.status, body: body) {
+                let failure = StatusMapping.error(status: response.status, body: body, route: endpoint.logName)
+                if !renewedToken, tokens.canLogIn {
+                    renewedToken = true
+                    logger.notice("\(endpoint.logName) → \(response.status): token refused; logging in again")
+                    _ = tokens.refused(token, because: failure)
+                    continue
+                }
+                throw tokens.refused(token, because: failure)
             }
             if response.status == 429, rateLimitRetries < 3 {
                 // Jitter, so that clients told the same Retry-After do not all come back at once.
@@ -98,7 +103,7 @@ final class APIClient: Sendable {
                 }
             }
             let failure = StatusMapping.error(status: response.status, body: body, route: endpoint.logName)
-            logger.log(failure.kind == .notFound ? .debug : .warning, failure.reason)
+            if endpoint.logsFailures { logger.log(failure.kind == .notFound ? .debug : .warning, failure.reason) }
             throw failure
         }
     }
@@ -117,7 +122,7 @@ final class APIClient: Sendable {
         let seconds = Deadline.remaining(atMost: timeout)
         guard seconds >= Self.shortestExchange else {
             let failure = BackendError(.timedOut, "\(endpoint.logName): the operation's deadline has passed")
-            logger.warning(failure.reason)
+            if endpoint.logsFailures { logger.warning(failure.reason) }
             throw failure
         }
         do {
@@ -128,7 +133,7 @@ final class APIClient: Sendable {
         } catch {
             record(endpoint, status: nil)
             let failure = StatusMapping.error(error, route: endpoint.logName)
-            logger.warning(failure.reason)
+            if endpoint.logsFailures { logger.warning(failure.reason) }
             throw failure
         }
     }
@@ -176,127 +181,5 @@ final class APIClient: Sendable {
             if let seconds = Double(digits) { return seconds }
         }
         return 1
-    }
-}
-
-/// The access token: logs in when there is none, renews it before it
-/// expires, logs in again when renewal is refused. One refresh at a time.
-final class TokenManager: Sendable {
-    private struct Token: Sendable {
-        let value: String
-        let obtainedAt: Date
-        let expiresAt: Date?
-    }
-
-    let credentials: Credentials
-    private let logger: Logger
-    private let current = Mutex<Token?>(nil)
-    /// Why the last login or renewal failed, until one succeeds.
-    private let lastFailure = Mutex<(reason: String, at: Date)?>(nil)
-    /// Serialises logins and renewals (held across their HTTP call, so that
-    /// concurrent callers wait for one refresh instead of making several).
-    private let refreshing = NSLock()
-
-    init(credentials: Credentials, logger: Logger) {
-        self.credentials = credentials
-        self.logger = logger
-        if case .accessToken(let value) = credentials {
-            current.withLock { $0 = Token(value: value, obtainedAt: Date(), expiresAt: nil) }
-        }
-    }
-
-    var canLogIn: Bool {
-        if case .accessToken = credentials { return false }
-        return true
-    }
-
-    /// When the current token expires, if known.
-    var expiresAt: Date? { current.withLock { $0?.expiresAt } }
-
-    /// The login as `/.status` shows it: method, state, token times; never the token.
-    var status: StatusValue {
-        let token = current.withLock { $0 }
-        let failure = lastFailure.withLock { $0 }
-        let state: String
-        if let token, token.expiresAt.map({ $0 > Date() }) ?? true {
-            state = "logged in"
-        } else if failure != nil {
-            state = "failing"
-        } else {
-            state = token == nil ? "not logged in" : "token expired"
-        }
-        return .object([
-            ("method", .string(credentials.methodName)),
-            ("state", .string(state)),
-            ("token_obtained_at", .time(token?.obtainedAt)),
-            ("token_expires_at", .time(token?.expiresAt)),
-            ("last_failure", failure.map { .string($0.reason) } ?? .null),
-            ("last_failure_at", .time(failure?.at)),
-        ])
-    }
-
-    func token(using client: APIClient) throws(BackendError) -> String {
-        if let token = current.withLock({ $0 }), !needsRefresh(token) { return token.value }
-        // Waiting for another thread's refresh counts against this operation's deadline too.
-        guard refreshing.lock(before: Deadline.end ?? .distantFuture) else {
-            throw BackendError(.timedOut, "the operation's deadline passed while waiting for a login")
-        }
-        defer { refreshing.unlock() }
-        if let token = current.withLock({ $0 }), !needsRefresh(token) { return token.value }
-        let fresh: Token
-        do {
-            fresh = try refresh(current.withLock { $0 }, using: client)
-        } catch {
-            lastFailure.withLock { $0 = (error.reason, Date()) }
-            throw error
-        }
-        current.withLock { $0 = fresh }
-        lastFailure.withLock { $0 = nil }
-        return fresh.value
-    }
-
-    /// Drops a token the server refused, unless another thread already replaced it.
-    func discard(_ value: String) {
-        current.withLock { if $0?.value == value { $0 = nil } }
-    }
-
-    /// Renew when 80% of the lifetime has passed, or less than a minute is left.
-    private func needsRefresh(_ token: Token) -> Bool {
-        guard let expiresAt = token.expiresAt else { return false }
-        let lifetime = expiresAt.timeIntervalSince(token.obtainedAt)
-        let remaining = expiresAt.timeIntervalSinceNow
-        return remaining < min(60, lifetime * 0.5) || remaining < lifetime * 0.2
-    }
-
-    private func refresh(_ old: Token?, using client: APIClient) throws(BackendError) -> Token {
-        guard canLogIn else {
-            throw BackendError(.unauthenticated, "the access token was refused and cannot be renewed")
-        }
-        if let old {
-            do {
-                let renewed = try client.send(
-                    Endpoint(
-                        method: "POST", route: "/api/v1/auth/token/renew", path: "/api/v1/auth/token/renew",
-                        body: JSONBody(["accessToken": old.value]), authenticated: false),
-                    as: LoginResponse.self)
-                logger.info("access token renewed")
-                return Self.token(from: renewed)
-            } catch {
-                logger.notice("token renewal refused (\(error.reason)); logging in again")
-            }
-        }
-        // A fresh login: the cloud methods fetch, read or sign their proof again.
-        let cloudTimeout = max(APIClient.shortestExchange, min(Deadline.remaining(atMost: client.timeout), 5))
-        let login = CloudLogin(transport: client.transport, cloudTimeout: cloudTimeout)
-        let response = try client.send(try login.endpoint(for: credentials), as: LoginResponse.self)
-        logger.info("logged in with \(credentials.methodName)")
-        return Self.token(from: response)
-    }
-
-    private static func token(from response: LoginResponse) -> Token {
-        let now = Date()
-        // expiresIn 0 means a token that does not expire.
-        let expiresAt = response.expiresIn.flatMap { $0 > 0 ? now.addingTimeInterval($0) : nil }
-        return Token(value: response.accessToken, obtainedAt: now, expiresAt: expiresAt)
     }
 }

@@ -35,7 +35,9 @@ enum StatusMapping {
         let kind: BackendError.Kind
         switch status {
         case 400:
-            if lowered.contains("already exists") {
+            // "Secret already exist" (the server's create), "… already exists"
+            // (folders, renames), "… already exist in the destination" (moves).
+            if lowered.contains("already exist") {
                 kind = .alreadyExists
             } else if lowered.contains("contains resources") {
                 kind = .notEmpty
@@ -62,6 +64,17 @@ enum StatusMapping {
         case .tooLarge: BackendError(.internalError, "\(route): answer too large")
         case .other: BackendError(.unavailable, "\(route): \(error.message)")
         }
+    }
+
+    /// A server without the route asked for (Fastify's 404 "Route POST:/… not found").
+    static func isMissingRoute(_ error: BackendError) -> Bool {
+        error.kind == .notFound && error.reason.contains(": Route ")
+    }
+
+    /// Infisical's answer to a login while the client ID is locked out
+    /// after repeated failures (401, every attempt, the right secret too).
+    static func isLockedOut(_ error: BackendError) -> Bool {
+        error.kind == .unauthenticated && error.reason.lowercased().contains("temporarily locked")
     }
 
     /// A 403 TokenError or a 401 means the token is no good any more.

@@ -1,7 +1,8 @@
-import Foundation
+public import Foundation
 public import HTTPClient
 public import Logging
 public import SecretsCore
+import Synchronization
 
 /// Where and how to reach Infisical.
 public struct InfisicalConfiguration: Sendable {
@@ -18,6 +19,9 @@ public struct InfisicalConfiguration: Sendable {
     /// (`include_imports`), on every list and get: a listing merges them
     /// in, a get finds an imported secret when the folder has none of that name.
     public var includeImports = false
+    /// The clock the login's timing follows (token lifetimes, the wait
+    /// after a failed login); tests move it.
+    public var clock: @Sendable () -> Date = Date.init
 
     public static let defaultSiteURL = "https://app.infisical.com"
 
@@ -38,7 +42,7 @@ public final class InfisicalBackend: SecretBackend {
     public init(configuration: InfisicalConfiguration, transport: any HTTPTransport, logger: Logger) {
         self.client = APIClient(
             siteURL: configuration.siteURL, transport: transport, credentials: configuration.credentials,
-            timeout: configuration.requestTimeout, logger: logger)
+            timeout: configuration.requestTimeout, logger: logger, now: configuration.clock)
         self.logger = logger
         self.expandReferences = configuration.expandReferences
         self.includeImports = configuration.includeImports
@@ -71,39 +75,64 @@ public final class InfisicalBackend: SecretBackend {
 
     // MARK: Projects
 
+    /// The identity's secret-manager projects: Infisical lists its other
+    /// products' projects (KMS, certificates, SSH, …) in the same list, and
+    /// its secret routes refuse them. Asked by type, and filtered by the
+    /// answer's type too, for servers that ignore the query.
     public func listProjects() throws -> [Project] {
+        let projects: [ProjectDTO]
         do {
-            return try client.send(
-                Endpoint(method: "GET", route: "/api/v1/projects", path: "/api/v1/projects"),
+            projects = try client.send(
+                Endpoint(
+                    method: "GET", route: "/api/v1/projects", path: "/api/v1/projects",
+                    query: [("type", "secret-manager")]),
                 as: ProjectsResponse.self
-            ).projects.map(Self.project)
+            ).projects
         } catch {
             // Servers from before the rename to "projects".
             guard error.kind == .notFound else { throw error }
-            return try client.send(
+            projects = try client.send(
                 Endpoint(method: "GET", route: "/api/v1/workspace", path: "/api/v1/workspace"),
                 as: WorkspacesResponse.self
-            ).workspaces.map(Self.project)
+            ).workspaces
         }
+        return projects.filter(\.holdsSecrets).map(Self.project)
     }
 
+    /// The project with this ID or slug. A name that cannot be either (what
+    /// shells and file managers probe for: `.Trash-1000`, `.git`, `MyProj`)
+    /// is missing without a call; so is one the slug route refuses (422), and
+    /// a project of another product.
     public func project(_ reference: String) throws -> Project {
+        guard NamingRules.isSlug(reference) else {
+            throw BackendError.notFound("no project '\(reference)': not a project slug or ID")
+        }
+        let dto = try projectDTO(reference)
+        guard dto.holdsSecrets else {
+            throw BackendError.notFound("project '\(reference)' is a \(dto.type ?? "") project, not a secret manager")
+        }
+        return Self.project(dto)
+    }
+
+    /// By ID, else by slug; a name the slug route refuses (422) is missing.
+    private func projectDTO(_ reference: String) throws(BackendError) -> ProjectDTO {
         let encoded = PercentEncoding.pathSegment(reference)
         do {
-            return Self.project(
-                try client.send(
-                    Endpoint(method: "GET", route: "/api/v1/projects/{id}", path: "/api/v1/projects/\(encoded)"),
-                    as: ProjectResponse.self
-                ).project)
+            return try client.send(
+                Endpoint(method: "GET", route: "/api/v1/projects/{id}", path: "/api/v1/projects/\(encoded)"),
+                as: ProjectResponse.self
+            ).project
         } catch {
             // Not an ID: try it as a slug.
             guard [.notFound, .invalidArgument].contains(error.kind) else { throw error }
-            return Self.project(
-                try client.send(
-                    Endpoint(
-                        method: "GET", route: "/api/v1/projects/slug/{slug}",
-                        path: "/api/v1/projects/slug/\(encoded)"),
-                    as: ProjectDTO.self))
+        }
+        do {
+            return try client.send(
+                Endpoint(method: "GET", route: "/api/v1/projects/slug/{slug}", path: "/api/v1/projects/slug/\(encoded)"),
+                as: ProjectDTO.self)
+        } catch {
+            guard error.kind == .invalidArgument else { throw error }
+            throw BackendError.notFound("no project '\(reference)': \(error.reason)")
         }
     }
 
@@ -186,14 +215,19 @@ public final class InfisicalBackend: SecretBackend {
     private func getSecret(_ name: String, in location: SecretLocation, type: SecretType) throws(BackendError)
         -> Secret
     {
-        Self.secret(
-            try client.send(
-                Endpoint(
-                    method: "GET", route: "/api/v3/secrets/raw/{secretName}",
-                    path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
-                    query: Self.scope(location) + [("type", type.rawValue)] + readOptions),
-                as: SecretResponse.self
-            ).secret)
+        Self.secret(try secretDTO(name, in: location, type: type))
+    }
+
+    private func secretDTO(_ name: String, in location: SecretLocation, type: SecretType) throws(BackendError)
+        -> SecretDTO
+    {
+        try client.send(
+            Endpoint(
+                method: "GET", route: "/api/v3/secrets/raw/{secretName}",
+                path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
+                query: Self.scope(location) + [("type", type.rawValue)] + readOptions),
+            as: SecretResponse.self
+        ).secret
     }
 
     public func createSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
@@ -263,17 +297,98 @@ public final class InfisicalBackend: SecretBackend {
                 body: Self.writeBody(location, [:])))
     }
 
+    /// A rename within a folder is one call (`newSecretName`) when the new
+    /// name is free; a move to another folder under the same name is one
+    /// call to the move route where the server has it. Otherwise the target
+    /// is created (or updated) with the source's value, comment and tags,
+    /// and the source deleted. What each way keeps: docs/SEMANTICS.md.
     public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
         throws -> Secret
     {
-        // A rename in place is one call (newSecretName) when the new name is free;
-        // otherwise create-or-update the target and delete the source.
         if source == target, (try? getSecret(newName, in: target, type: .shared)) == nil,
             let renamed = try renameInPlace(name, in: source, to: newName)
         {
             return renamed
         }
-        return try copyThenDelete(name, from: source, to: newName, in: target)
+        if source != target, name == newName, source.sharesEnvironment(with: target),
+            let moved = try moveThroughRoute(name, from: source, to: target)
+        {
+            return moved
+        }
+        return try carryOver(name, from: source, to: newName, in: target)
+    }
+
+    /// Whether the server has `POST /api/v4/secrets/move` (older ones answer
+    /// 404 "Route … not found"; asked once).
+    private let hasMoveRoute = Atomic<Bool>(true)
+
+    /// One call to the move route (§6: the destination gets the value and
+    /// comment, replacing a secret of that name; history and tags are not
+    /// moved, so the tags are set again). Nil when the server has no such route.
+    private func moveThroughRoute(_ name: String, from source: SecretLocation, to target: SecretLocation)
+        throws(BackendError) -> Secret?
+    {
+        guard hasMoveRoute.load(ordering: .relaxed) else { return nil }
+        let original = try secretDTO(name, in: source, type: .shared)
+        guard let id = original.id ?? original._id else { return nil }
+        do {
+            try client.sendIgnoringBody(
+                Endpoint(
+                    method: "POST", route: "/api/v4/secrets/move", path: "/api/v4/secrets/move",
+                    body: JSONBody([
+                        "projectId": source.projectID, "sourceEnvironment": source.environment,
+                        "sourceSecretPath": source.path.description, "destinationEnvironment": target.environment,
+                        "destinationSecretPath": target.path.description, "secretIds": [id], "shouldOverwrite": true,
+                    ])))
+        } catch {
+            guard StatusMapping.isMissingRoute(error) else { throw error }
+            hasMoveRoute.store(false, ordering: .relaxed)
+            logger.notice("this Infisical server has no move route; moves copy and delete")
+            return nil
+        }
+        let tagIDs = (original.tags ?? []).compactMap(\.id)
+        if !tagIDs.isEmpty {
+            do {
+                try client.sendIgnoringBody(
+                    Endpoint(
+                        method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
+                        path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
+                        body: Self.writeBody(target, ["tagIds": tagIDs])))
+            } catch {
+                logger.warning("moved \(name) to \(target), but its tags could not be set again: \(error.reason)")
+            }
+        }
+        return try getSecret(name, in: target, type: .shared)
+    }
+
+    /// A move from the basic calls that keeps what a secret carries: the
+    /// target is created with the source's value, comment and tags (or, when
+    /// the name is taken, updated with them, as rename(2) replaces a file),
+    /// then the source is deleted.
+    private func carryOver(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
+        throws -> Secret
+    {
+        let original = try secretDTO(name, in: source, type: .shared)
+        let carried: [String: any Encodable & Sendable] = [
+            "secretValue": original.secretValue, "secretComment": original.secretComment ?? "",
+            "tagIds": (original.tags ?? []).compactMap(\.id),
+        ]
+        let path = "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(newName))"
+        do {
+            try client.sendIgnoringBody(
+                Endpoint(
+                    method: "POST", route: "/api/v3/secrets/raw/{secretName}", path: path,
+                    body: Self.writeBody(target, carried.merging(["skipMultilineEncoding": false]) { $1 })))
+        } catch {
+            guard error.kind == .alreadyExists else { throw error }
+            try client.sendIgnoringBody(
+                Endpoint(
+                    method: "PATCH", route: "/api/v3/secrets/raw/{secretName}", path: path,
+                    body: Self.writeBody(target, carried)))
+        }
+        let moved = try getSecret(newName, in: target, type: .shared)
+        try deleteSecret(name, in: source)
+        return moved
     }
 
     /// The one-call rename (`newSecretName`); nil when the new name was

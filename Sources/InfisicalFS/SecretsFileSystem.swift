@@ -395,6 +395,10 @@ public final class SecretsFileSystem: FileSystemOperations {
             return .crypto
         case .root where name == Node.statusName:
             return .status
+        case .root where !NamingRules.isSlug(name):
+            // Not a slug nor an ID (what shells and file managers probe for:
+            // `.Trash-1000`, `.git`, `MyProj`): no project has that name.
+            throw .noSuchFileOrDirectory
         case .root:
             let project = try call("lookup /\(name)", quietWhenMissing: true) { try backend.project(name) }
             guard isShown(project) else { throw .noSuchFileOrDirectory }
@@ -571,6 +575,7 @@ public final class SecretsFileSystem: FileSystemOperations {
         } catch let error as BackendError {
             let level: LogLevel =
                 switch error.kind {
+                case _ where error.alreadyLogged: .debug
                 case .notFound where quietWhenMissing: .debug
                 case .notFound, .alreadyExists, .notEmpty, .invalidArgument, .nameTooLong, .tooLarge: .notice
                 default: .warning

@@ -33,10 +33,15 @@ public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible 
     public let kind: Kind
     /// One line for the log: names and reasons only, never a value or token.
     public let reason: String
+    /// The backend has already logged this failure (a login that is backing
+    /// off fails every call the same way): callers log it at debug level
+    /// only, so a failing login costs one log line, not one per request.
+    public var alreadyLogged = false
 
-    public init(_ kind: Kind, _ reason: String) {
+    public init(_ kind: Kind, _ reason: String, alreadyLogged: Bool = false) {
         self.kind = kind
         self.reason = reason
+        self.alreadyLogged = alreadyLogged
     }
 
     public var description: String { reason }

@@ -5,9 +5,9 @@ import Synchronization
 /// A read-through cache in front of any backend. One list call fills every
 /// secret of a folder; entries live `ttl`, and a refetch restarts the timer.
 /// Writes go through to the backend and then update the cache with what the
-/// backend stored. When the backend cannot be reached, expired entries are
-/// served instead of an error (for at most `maxStale` seconds after they
-/// expired), with one log line.
+/// backend stored. When the backend cannot be reached (or its login is
+/// refused and backing off), expired entries are served instead of an error
+/// (for at most `maxStale` seconds after they expired), with one log line.
 public final class CachingBackend: SecretBackend {
     private struct Entry<Value: Sendable>: Sendable {
         let value: Value
@@ -342,6 +342,13 @@ public final class CachingBackend: SecretBackend {
 
     // MARK: Mechanics
 
+    /// Failures for which expired entries stand in: the backend cannot be
+    /// reached, or cannot be logged in to (a refused or locked-out login
+    /// backs off; meanwhile the last values are served, as in an outage).
+    private static func standsInFor(_ error: BackendError) -> Bool {
+        [.unavailable, .timedOut, .unauthenticated].contains(error.kind)
+    }
+
     private func fresh<Value>(_ entry: Entry<Value>?) -> Value? {
         guard let entry, isFresh(entry) else { return nil }
         return entry.value
@@ -437,7 +444,7 @@ public final class CachingBackend: SecretBackend {
             }
             keeping?.save(value, stamp)
             return value
-        } catch let error as BackendError where [.unavailable, .timedOut].contains(error.kind) {
+        } catch let error as BackendError where Self.standsInFor(error) {
             let stamp = now()
             state.withLock { state in
                 state.unreachableUntil = stamp.addingTimeInterval(Self.unreachableBackoff)
@@ -450,7 +457,8 @@ public final class CachingBackend: SecretBackend {
             let fromDisk = kept != nil && served.fetchedAt > (entry?.fetchedAt ?? .distantPast)
             if fromDisk, ttl > 0 { state.withLock { $0[keyPath: slot] = served } }
             count(\.staleServed)
-            logger.warning(
+            logger.log(
+                error.alreadyLogged ? .debug : .warning,
                 "serving \(fromDisk ? "the offline copy of" : "cached") \(what) fetched at \(served.fetchedAt): \(error.reason)")
             return served.value
         }
