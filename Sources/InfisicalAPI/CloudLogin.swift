@@ -37,6 +37,10 @@ struct CloudLogin {
                 "kubernetes-auth", ["identityId": identityID, "jwt": try Self.kubernetesToken(tokenPath)])
         case .azure(let identityID, let tokenURL):
             return Self.login("azure-auth", ["identityId": identityID, "jwt": try azureToken(tokenURL)])
+        case .oidcAuth(let identityID, let jwt):
+            return Self.login("oidc-auth", ["identityId": identityID, "jwt": try Self.token(jwt, for: "OIDC auth")])
+        case .jwtAuth(let identityID, let jwt):
+            return Self.login("jwt-auth", ["identityId": identityID, "jwt": try Self.token(jwt, for: "JWT auth")])
         }
     }
 
@@ -238,18 +242,28 @@ struct CloudLogin {
     // MARK: Kubernetes (reference §3.7) and Azure (§3.6)
 
     static func kubernetesToken(_ path: String) throws(BackendError) -> String {
+        try tokenFile(path, what: "Kubernetes: service account token file", variable: "INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH")
+    }
+
+    /// An OIDC or JWT auth token: its file is read at each login.
+    static func token(_ source: JWTSource, for method: String) throws(BackendError) -> String {
+        switch source {
+        case .value(let token): token
+        case .file(let path): try tokenFile(path, what: "\(method): JWT file", variable: "INFISICAL_JWT_PATH")
+        }
+    }
+
+    /// A token kept in a file, trimmed; a one-line failure naming the file.
+    private static func tokenFile(_ path: String, what: String, variable: String) throws(BackendError) -> String {
         guard FileManager.default.fileExists(atPath: path) else {
-            throw BackendError(
-                .unauthenticated,
-                "Kubernetes: service account token file \(path) does not exist "
-                    + "(set INFISICAL_KUBERNETES_SERVICE_ACCOUNT_TOKEN_PATH)")
+            throw BackendError(.unauthenticated, "\(what) \(path) does not exist (set \(variable))")
         }
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw BackendError(.unauthenticated, "Kubernetes: service account token file \(path) cannot be read")
+            throw BackendError(.unauthenticated, "\(what) \(path) cannot be read")
         }
         let token = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard !token.isEmpty else {
-            throw BackendError(.unauthenticated, "Kubernetes: service account token file \(path) is empty")
+            throw BackendError(.unauthenticated, "\(what) \(path) is empty")
         }
         return token
     }

@@ -19,6 +19,12 @@ public enum Credentials: Sendable, Equatable, CustomStringConvertible {
     case kubernetes(identityID: String, tokenPath: String)
     /// Azure: the managed identity token from the instance metadata service.
     case azure(identityID: String, tokenURL: String)
+    /// OIDC auth: a JWT from an identity provider (a CI runner's OIDC token,
+    /// a projected service account token), checked by Infisical against the
+    /// provider's keys.
+    case oidcAuth(identityID: String, jwt: JWTSource)
+    /// JWT auth: a JWT checked by Infisical against configured keys or a JWKS.
+    case jwtAuth(identityID: String, jwt: JWTSource)
 
     public static let defaultKubernetesTokenPath = "/var/run/secrets/kubernetes.io/serviceaccount/token"
     public static let defaultGCEMetadataHost = "metadata.google.internal"
@@ -36,6 +42,8 @@ public enum Credentials: Sendable, Equatable, CustomStringConvertible {
         case .gcpIDToken: "GCP ID token"
         case .kubernetes: "Kubernetes"
         case .azure: "Azure"
+        case .oidcAuth: "OIDC auth"
+        case .jwtAuth: "JWT auth"
         }
     }
 
@@ -51,6 +59,8 @@ public enum Credentials: Sendable, Equatable, CustomStringConvertible {
         case .gcpIDToken(let identityID, _): "GCP ID token \(identityID)"
         case .kubernetes(let identityID, _): "Kubernetes \(identityID)"
         case .azure(let identityID, _): "Azure \(identityID)"
+        case .oidcAuth(let identityID, _): "OIDC auth \(identityID)"
+        case .jwtAuth(let identityID, _): "JWT auth \(identityID)"
         }
     }
 
@@ -69,6 +79,20 @@ public enum Credentials: Sendable, Equatable, CustomStringConvertible {
             return value
         }
         if let token = value("INFISICAL_ACCESS_TOKEN") { return .accessToken(token) }
+        // The Infisical CLI's way of naming a method, for the two that have no variable of their own.
+        if let method = value("INFISICAL_AUTH_METHOD") {
+            switch method {
+            case "oidc-auth", "jwt-auth":
+                return try federated(method, values, value)
+            case "universal-auth", "kubernetes", "azure", "gcp-id-token", "gcp-iam", "aws-iam":
+                break  // chosen by its own variables, below
+            default:
+                throw BackendError(
+                    .invalidArgument,
+                    "INFISICAL_AUTH_METHOD=\(method) is not a method infisicalfs supports "
+                        + "(oidc-auth, jwt-auth, or the variables of another method)")
+            }
+        }
         let clientID = value("INFISICAL_UNIVERSAL_AUTH_CLIENT_ID")
         let clientSecret = value("INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET")
         switch (clientID, clientSecret) {
@@ -126,9 +150,78 @@ public enum Credentials: Sendable, Equatable, CustomStringConvertible {
             return .kubernetes(identityID: identityID, tokenPath: path)
         }
         if let identityID = value("INFISICAL_AZURE_AUTH_IDENTITY_ID") {
-            return .azure(identityID: identityID, tokenURL: value("INFISICALFS_AZURE_IMDS_URL") ?? defaultAzureTokenURL)
+            return .azure(
+                identityID: identityID,
+                tokenURL: value("INFISICALFS_AZURE_IMDS_URL").map(azureTokenURL) ?? defaultAzureTokenURL)
         }
+        if value("INFISICAL_OIDC_AUTH_IDENTITY_ID") != nil { return try federated("oidc-auth", values, value) }
+        if value("INFISICAL_JWT_AUTH_IDENTITY_ID") != nil { return try federated("jwt-auth", values, value) }
         return nil
+    }
+
+    /// OIDC or JWT auth: the identity (`INFISICAL_OIDC_AUTH_IDENTITY_ID` /
+    /// `INFISICAL_JWT_AUTH_IDENTITY_ID`, else the CLI's
+    /// `INFISICAL_MACHINE_IDENTITY_ID`) and the JWT: a file read at every
+    /// login (`INFISICAL_JWT_PATH`), or a value (the CLI's `INFISICAL_JWT`,
+    /// or its older `INFISICAL_OIDC_AUTH_JWT`).
+    private static func federated(
+        _ method: String, _ values: [String: String], _ value: (String) -> String?
+    ) throws(BackendError) -> Credentials {
+        let oidc = method == "oidc-auth"
+        let identityVariable = oidc ? "INFISICAL_OIDC_AUTH_IDENTITY_ID" : "INFISICAL_JWT_AUTH_IDENTITY_ID"
+        guard let identityID = value(identityVariable) ?? value("INFISICAL_MACHINE_IDENTITY_ID") else {
+            throw BackendError(.unauthenticated, "\(method): set \(identityVariable) (or INFISICAL_MACHINE_IDENTITY_ID)")
+        }
+        let path = value("INFISICAL_JWT_PATH")
+        let given = value("INFISICAL_JWT") ?? value("INFISICAL_OIDC_AUTH_JWT")
+        let jwt: JWTSource
+        switch (path, given) {
+        case (let path?, nil): jwt = .file(path)
+        case (nil, let given?): jwt = .value(given)
+        case (_?, _?):
+            throw BackendError(.invalidArgument, "\(method): set either INFISICAL_JWT_PATH or INFISICAL_JWT, not both")
+        case (nil, nil):
+            throw BackendError(
+                .unauthenticated,
+                "\(method): set INFISICAL_JWT_PATH (a file holding the JWT, read at every login) or INFISICAL_JWT")
+        }
+        return oidc ? .oidcAuth(identityID: identityID, jwt: jwt) : .jwtAuth(identityID: identityID, jwt: jwt)
+    }
+}
+
+/// Where an OIDC or JWT auth login finds its token.
+public enum JWTSource: Sendable, Equatable, CustomStringConvertible {
+    /// A file read again at every login: CI runners and Kubernetes projected
+    /// tokens replace it before it expires.
+    case file(String)
+    /// A token given once, in the environment.
+    case value(String)
+
+    /// The file's path, never a token.
+    public var description: String {
+        switch self {
+        case .file(let path): "JWT file \(path)"
+        case .value: "JWT from the environment"
+        }
+    }
+}
+
+extension Credentials {
+    /// The Azure token URL for a given base: the `api-version` and
+    /// `resource` parameters of the default URL are added where it lacks them,
+    /// so `INFISICALFS_AZURE_IMDS_URL` may name just the endpoint.
+    public static func azureTokenURL(_ given: String) -> String {
+        let parts = given.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+        let keys = Set(
+            (parts.count > 1 ? parts[1] : "").split(separator: "&").map {
+                String($0.split(separator: "=", maxSplits: 1).first ?? "")
+            })
+        var added: [String] = []
+        if !keys.contains("api-version") { added.append("api-version=2018-02-01") }
+        if !keys.contains("resource") { added.append("resource=https%3A%2F%2Fmanagement.azure.com%2F") }
+        guard !added.isEmpty else { return given }
+        let separator = parts.count == 1 ? "?" : (given.hasSuffix("?") || given.hasSuffix("&") ? "" : "&")
+        return given + separator + added.joined(separator: "&")
     }
 }
 

@@ -8,7 +8,13 @@ struct ProjectDTO: Decodable {
     let id: String
     let slug: String?
     let name: String?
+    /// `secret-manager`, `kms`, `cert-manager`, … (absent on older servers,
+    /// which have secret managers only).
+    let type: String?
     let environments: [EnvironmentDTO]?
+
+    /// Secret routes refuse projects of the other products with 400.
+    var holdsSecrets: Bool { type == nil || type == "secret-manager" }
 }
 
 struct EnvironmentDTO: Decodable {

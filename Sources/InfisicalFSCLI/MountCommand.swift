@@ -141,7 +141,8 @@ struct MountCommand {
                     "no credentials: set INFISICAL_UNIVERSAL_AUTH_CLIENT_ID and INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET, "
                         + "INFISICAL_ACCESS_TOKEN, INFISICAL_AWS_IAM_AUTH_IDENTITY_ID, INFISICAL_GCP_AUTH_IDENTITY_ID "
                         + "(with INFISICAL_GCP_IAM_SERVICE_ACCOUNT_KEY_FILE_PATH for GCP IAM), "
-                        + "INFISICAL_KUBERNETES_IDENTITY_ID or INFISICAL_AZURE_AUTH_IDENTITY_ID")
+                        + "INFISICAL_KUBERNETES_IDENTITY_ID, INFISICAL_AZURE_AUTH_IDENTITY_ID, "
+                        + "INFISICAL_OIDC_AUTH_IDENTITY_ID or INFISICAL_JWT_AUTH_IDENTITY_ID (with INFISICAL_JWT_PATH)")
             }
             credentials = found
         } catch {

@@ -53,21 +53,38 @@ public enum NamingRules {
             }
     }
 
-    /// A project or environment slug: lowercase letters, digits and `-`,
-    /// starting with a letter or digit.
+    /// A project or environment slug: words of lowercase letters and digits
+    /// joined by single `-` (what Infisical's slugify leaves unchanged, so
+    /// `My_Proj`, `a--b`, `-a`, `a-` and `.git` are not slugs).
     public static func checkSlug(_ slug: String, of what: String) -> Verdict {
         // SPEC.md: anything but a valid slug is EINVAL, length included.
         if slug.utf8.count > maximumSlugLength {
             return .invalid("\(what) slug is longer than \(maximumSlugLength) characters")
         }
-        let isSlugByte: (UInt8) -> Bool = { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
-                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
-        }
-        guard let first = slug.utf8.first, first != UInt8(ascii: "-"), slug.utf8.allSatisfy(isSlugByte) else {
-            return .invalid("\(what) slug '\(slug)' may hold only lowercase letters, digits and '-'")
+        guard isSlug(slug) else {
+            return .invalid(
+                "\(what) slug '\(slug)' may hold only lowercase letters and digits, in words joined by single '-'")
         }
         return .valid
+    }
+
+    /// Whether Infisical would take `text` as a slug (its slug look-up
+    /// answers 422 for anything else). Project IDs pass too: UUIDs and
+    /// older 24-digit hex IDs are of the same form.
+    public static func isSlug(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty, bytes.count <= maximumSlugLength, bytes.first != UInt8(ascii: "-"),
+            bytes.last != UInt8(ascii: "-")
+        else { return false }
+        var previous: UInt8 = 0
+        for byte in bytes {
+            let isWordByte =
+                (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+            guard isWordByte || (byte == UInt8(ascii: "-") && previous != UInt8(ascii: "-")) else { return false }
+            previous = byte
+        }
+        return true
     }
 
     /// White space as JavaScript's `String.prototype.trim` sees it, which is

@@ -66,7 +66,19 @@ struct CloudCredentialsTests {
             ]) == .kubernetes(identityID: "k", tokenPath: "/t"))
         #expect(
             try Credentials.from(["INFISICAL_AZURE_AUTH_IDENTITY_ID": "z", "INFISICALFS_AZURE_IMDS_URL": "http://x/t"])
-                == .azure(identityID: "z", tokenURL: "http://x/t"))
+                == .azure(
+                    identityID: "z",
+                    tokenURL: "http://x/t?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F"))
+    }
+
+    @Test func anAzureTokenURLGetsTheParametersItLacks() {
+        let resource = "resource=https%3A%2F%2Fmanagement.azure.com%2F"
+        #expect(Credentials.azureTokenURL("http://x/t") == "http://x/t?api-version=2018-02-01&\(resource)")
+        #expect(Credentials.azureTokenURL("http://x/t?") == "http://x/t?api-version=2018-02-01&\(resource)")
+        #expect(Credentials.azureTokenURL("http://x/t?resource=r") == "http://x/t?resource=r&api-version=2018-02-01")
+        #expect(Credentials.azureTokenURL("http://x/t?api-version=2021-02-01") == "http://x/t?api-version=2021-02-01&\(resource)")
+        #expect(Credentials.azureTokenURL("http://x/t?api-version=1&resource=r") == "http://x/t?api-version=1&resource=r")
+        #expect(Credentials.azureTokenURL(Credentials.defaultAzureTokenURL) == Credentials.defaultAzureTokenURL)
     }
 
     @Test func theOrderIsTheRustSDKs() throws {

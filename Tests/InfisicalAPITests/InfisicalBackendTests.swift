@@ -127,6 +127,10 @@ struct RequestShapeTests {
 struct StatusMappingTests {
     @Test(arguments: [
         (400, "BadRequest", "Secret already exists", BackendError.Kind.alreadyExists),
+        (400, "BadRequest", "Secret already exist", .alreadyExists),
+        (400, "BadRequest", "Secret with the new name already exists", .alreadyExists),
+        (400, "BadRequest", "Failed to move secrets. The following secrets already exist in the destination: A", .alreadyExists),
+        (400, "BadRequest", "The project is of type kms. Operations of type secret-manager are not allowed.", .invalidArgument),
         (400, "BadRequest", "Cannot delete folder because it contains resources", .notEmpty),
         (401, "UnauthorizedError", "Token missing", .unauthenticated),
         (403, "PermissionDenied", "You are not allowed", .permissionDenied),

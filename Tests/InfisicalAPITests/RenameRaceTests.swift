@@ -29,7 +29,8 @@ struct RenameRaceTests {
             case ("GET", "/api/v3/secrets/raw/A"):
                 return response(200, #"{"secret":\#(secretJSON("A", "moved"))}"#)
             case ("POST", "/api/v3/secrets/raw/B"):
-                return errorBody(400, "BadRequest", "Secret already exists")
+                // The server's own words (no final "s").
+                return errorBody(400, "BadRequest", "Secret already exist")
             case ("PATCH", "/api/v3/secrets/raw/B"):
                 return response(200, #"{"secret":\#(secretJSON("B", "moved", version: 2))}"#)
             case ("DELETE", "/api/v3/secrets/raw/A"):

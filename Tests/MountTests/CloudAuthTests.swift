@@ -200,8 +200,8 @@ struct CloudAuthTests {
         try server.control("POST", "/__test__/azure-auth", ["identityId": identityID, "token": "azure-token-from-imds"])
         let env = [
             "INFISICAL_AZURE_AUTH_IDENTITY_ID": identityID,
-            "INFISICALFS_AZURE_IMDS_URL": cloud.baseURL
-                + "/metadata/identity/oauth2/token?api-version=2018-02-01&resource=https%3A%2F%2Fmanagement.azure.com%2F",
+            // The endpoint alone: the api-version and resource parameters are added.
+            "INFISICALFS_AZURE_IMDS_URL": cloud.baseURL + "/metadata/identity/oauth2/token",
         ]
         try mountsAndReads(env).stop()
         try server.control("POST", "/__test__/azure-auth", ["identityId": identityID, "token": "another-token"])

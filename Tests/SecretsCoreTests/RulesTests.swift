@@ -45,9 +45,15 @@ struct RulesTests {
             #expect(NamingRules.checkFolderName(bad) != .valid, "\(bad)")
         }
         #expect(NamingRules.checkSlug("my-project-1", of: "project") == .valid)
-        for bad in ["My", "a_b", "-lead", "", "a.b"] {
+        for bad in ["My", "a_b", "-lead", "", "a.b", "trail-", "a--b", ".git", ".Trash-1000", "MyProj"] {
             #expect(NamingRules.checkSlug(bad, of: "project") != .valid, "\(bad)")
+            #expect(!NamingRules.isSlug(bad), "\(bad)")
         }
+        // Project IDs are slugs in form: a UUID and an older 24-digit hex ID.
+        for id in ["3f1c2b1e-9a4d-4c1e-8f2a-0b1c2d3e4f5a", "65f1c2b1e9a4d4c1e8f2a0b1", "my-project-1", "a"] {
+            #expect(NamingRules.isSlug(id), "\(id)")
+        }
+        #expect(!NamingRules.isSlug(String(repeating: "a", count: 65)))
     }
 
     @Test func secretPaths() {
