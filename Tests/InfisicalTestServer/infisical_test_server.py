@@ -54,6 +54,11 @@ ORG_ID = "8d2c6ba5-6f0e-4b3c-9d6a-0c8e5a1f2b7e"
 DEFAULT_ENVIRONMENTS = [("dev", "Development"), ("staging", "Staging"), ("prod", "Production")]
 SECRET_PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_-]+$")   # §5 folder names / path segments
 TOKEN_EXPIRED_MESSAGE = "Your token has expired. Please re-authenticate."
+# events-and-limits §3: `ProjectType` of db/schemas/models.ts, in its order
+PROJECT_TYPES = ["secret-manager", "cert-manager", "kms", "ssh", "secret-scanning", "pam"]
+SECRET_MANAGER = "secret-manager"
+# POST /__test__/options: how this server plays an older or differently configured one
+DEFAULT_OPTIONS = {"ignoreProjectTypeQuery": False, "moveRoute": True, "legacyExistMessages": False}
 
 # JavaScript's String.prototype.trim() set: the server is Node, and Python's
 # str.strip() would also remove \x1c-\x1f, which JS keeps (§5 value rule).
@@ -248,6 +253,7 @@ class State:
         self.request_log = []     # last 500 API requests: method, route, query, body keys (no values)
         self.aws_keys = {}        # AWS access key id -> {secretAccessKey, sessionToken, account, arn, userId}
         self.lockouts = {}        # (identityId, clientId) -> {"failedAttempts", "lockedOut", "expiresAt"}
+        self.options = dict(DEFAULT_OPTIONS)
         self.times_locked = {}    # (identityId, clientId) -> how often a lockout began (never reset but by reset)
 
     # -- identities and tokens (§3) ----------------------------------------
@@ -329,16 +335,21 @@ class State:
         project_id = spec.get("id") or str(uuid.uuid4())
         if project_id in self.projects or self.project_by_slug(slug):
             raise bad_request(f"Project {project_id} / {slug} already exists")
+        project_type = spec.get("type", SECRET_MANAGER)
+        if project_type not in PROJECT_TYPES:
+            raise bad_request(f"type must be one of {', '.join(PROJECT_TYPES)}")
         stamp = now_iso()
         project = {
             "id": project_id, "name": spec.get("name") or slug, "slug": slug,
-            "description": spec.get("description"), "type": "secret-manager", "orgId": ORG_ID,
+            "description": spec.get("description"), "type": project_type, "orgId": ORG_ID,
             "version": 3, "createdAt": stamp, "updatedAt": stamp,
             "autoCapitalization": bool(spec.get("autoCapitalization", False)),
             "hasDeleteProtection": False, "pitVersionLimit": 10, "upgradeStatus": None,
             "environments": [], "members": set(spec.get("members") or []),
         }
-        for env in spec.get("environments") or [s for s, _ in DEFAULT_ENVIRONMENTS]:
+        # Projects of the other products have no environments [U] unless the test names some.
+        default_envs = [s for s, _ in DEFAULT_ENVIRONMENTS] if project_type == SECRET_MANAGER else []
+        for env in spec.get("environments") or default_envs:
             env_slug, env_name = (env.get("slug"), env.get("name")) if isinstance(env, dict) else (env, None)
             default_names = dict(DEFAULT_ENVIRONMENTS)
             environment = {"id": str(uuid.uuid4()), "name": env_name or default_names.get(env_slug, env_slug),
@@ -518,17 +529,28 @@ def member_project(state, req, project):
     return project
 
 
-def project_by_id(state, req, project_id):
+def check_project_type(project, action_type):
+    """permission-service.ts `getProjectPermission` (Infisical/infisical backend/src/ee/services/
+    permission/): after the project is found and before membership is checked, a route acting as
+    another product answers 400 (events-and-limits §3)."""
+    if action_type is not None and project["type"] != action_type:
+        raise bad_request(f"The project is of type {project['type']}. Operations of type {action_type} "
+                          "are not allowed.")
+
+
+def project_by_id(state, req, project_id, action_type=None):
     project = state.projects.get(project_id)
     if project is None:
         raise not_found(f"Project with {project_id} not found")
+    check_project_type(project, action_type)
     return member_project(state, req, project)
 
 
-def project_by_slug(state, req, slug):
+def project_by_slug(state, req, slug, action_type=None):
     project = state.project_by_slug(slug)
     if project is None:
         raise not_found(f"Project with slug '{slug}' not found")
+    check_project_type(project, action_type)
     return member_project(state, req, project)
 
 
@@ -928,8 +950,21 @@ def visible_projects(state, req):
 
 
 def route_list_projects(state, req):
+    """events-and-limits §3 (project-router.ts `listProjects`): `includeRoles` "true"|"false",
+    `type` one of PROJECT_TYPES or absent (then every type); other values are 422. With the option
+    `ignoreProjectTypeQuery` this plays an older server that has no `type` filter."""
     authenticate(state, req)
-    return 200, {"projects": visible_projects(state, req)}
+    issues = Issues()
+    include_roles = bool_query(req.query, "includeRoles", issues)
+    project_type = None
+    if not state.options["ignoreProjectTypeQuery"]:
+        project_type = enum_field(req.query, "type", PROJECT_TYPES, issues, None)
+    issues.raise_if_any()
+    projects = [p for p in visible_projects(state, req) if project_type is None or p["type"] == project_type]
+    if include_roles:
+        for project in projects:
+            project["roles"] = []      # the project's own roles: none are modelled here
+    return 200, {"projects": projects}
 
 
 def route_list_workspaces(state, req):
@@ -947,9 +982,42 @@ def route_get_workspace(state, req):
     return 200, {"workspace": public_project(project_by_id(state, req, req.params["id"]))}
 
 
+def slugify(value):
+    """@sindresorhus/slugify 1.x with {lowercase: true} (decamelize on, separator "-"), as the
+    server's `slugSchema` calls it (backend/src/server/lib/schemas.ts). Transliteration is left
+    out: it only matters for non-ASCII input, which can never equal the ASCII result anyway."""
+    value = re.sub(r"([A-Z]{2,})([0-9]+)", r"\1 \2", value)
+    value = re.sub(r"([a-z0-9]+)([A-Z]{2,})", r"\1 \2", value)
+    value = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", value)
+    value = re.sub(r"([A-Z]+)([A-Z][a-z0-9]+)", r"\1 \2", value)
+    value = re.sub(r"[^a-z0-9]+", "-", value.lower())
+    return re.sub(r"^-|-$", "", re.sub(r"-{2,}", "-", value))
+
+
+def slug_param(value, issues, name="slug", max_length=64):
+    """`slugSchema({max: 64})`: trimmed, 1-64 characters, equal to its slugify(). In effect only
+    `[a-z0-9]+(-[a-z0-9]+)*` passes; the issues are zod's, under `path: [name]` (events §4)."""
+    value = js_trim(value)
+    if len(value) < 1:
+        issues.add("too_small", name, "Slug field must be at least 1 lowercase character", minimum=1,
+                   type="string", inclusive=True, exact=False)
+    if len(value) > max_length:
+        issues.add("too_big", name, f"Slug field must be at most {max_length} lowercase characters",
+                   maximum=max_length, type="string", inclusive=True, exact=False)
+    if slugify(value) != value:
+        issues.items.append({"code": "custom",
+                             "message": "Slug field can only contain lowercase letters, numbers, and hyphens",
+                             "path": [name]})
+    return value
+
+
 def route_get_project_by_slug(state, req):
+    """§7 / events-and-limits §4: auth first, then the slug schema (422), then 404 or the project."""
     authenticate(state, req)
-    return 200, public_project(project_by_slug(state, req, req.params["slug"]))   # §7: unwrapped
+    issues = Issues()
+    slug = slug_param(req.params["slug"], issues)
+    issues.raise_if_any()
+    return 200, public_project(project_by_slug(state, req, slug))   # §7: unwrapped
 
 
 # ---------------------------------------------------------------------------
@@ -983,9 +1051,9 @@ def read_project(state, req, source):
     workspace_id = js_trim(source.get("workspaceId") or "")
     workspace_slug = js_trim(source.get("workspaceSlug") or "")
     if workspace_id:
-        return project_by_id(state, req, workspace_id)
+        return project_by_id(state, req, workspace_id, SECRET_MANAGER)
     if workspace_slug:
-        return project_by_slug(state, req, workspace_slug)
+        return project_by_slug(state, req, workspace_slug, SECRET_MANAGER)
     return None
 
 
@@ -994,9 +1062,9 @@ def write_project(state, req, body):
     workspace_id = js_trim(body.get("workspaceId") or "") if isinstance(body.get("workspaceId"), str) else ""
     project_slug = js_trim(body.get("projectSlug") or "") if isinstance(body.get("projectSlug"), str) else ""
     if workspace_id:
-        return project_by_id(state, req, workspace_id)
+        return project_by_id(state, req, workspace_id, SECRET_MANAGER)
     if project_slug:
-        return project_by_slug(state, req, project_slug)
+        return project_by_slug(state, req, project_slug, SECRET_MANAGER)
     raise bad_request("You must provide projectSlug or workspaceId")
 
 
@@ -1228,7 +1296,9 @@ def route_create_secret(state, req):
     project, environment, folder, secret_type, user_id = write_common(state, req, issues, "create")
     check_secret_name_rules(name, project)
     if state.find_secret(folder["id"], name, secret_type, user_id):
-        raise bad_request("Secret already exists")
+        # secret-v2-bridge-service.ts `createSecret`: the newest server says "Secret already exists";
+        # older revisions (e.g. commit 0174d361) said "Secret already exist" (option legacyExistMessages).
+        raise bad_request("Secret already exist" if state.options["legacyExistMessages"] else "Secret already exists")
     secret = state.add_secret(project, environment, folder, name, transform_value(value), comment or "",
                               secret_type, user_id, extra["skipMultilineEncoding"], extra["secretReminderNote"],
                               extra["secretReminderRepeatDays"], extra["tagIds"])
@@ -1255,7 +1325,9 @@ def route_update_secret(state, req):
         check_secret_name_chars(new_name, issues, "newSecretName")
         check_secret_name_rules(new_name, project)
         if new_name != name and state.find_secret(folder["id"], new_name, secret_type, user_id):
-            raise bad_request("Secret with the new name already exists")
+            # `updateSecret`: "… already exists" in the newest server, "… already exist" in older ones.
+            raise bad_request("Secret with the new name already " +
+                              ("exist" if state.options["legacyExistMessages"] else "exists"))
     stored_value = transform_value(value) if value is not None else None
     if stored_value is not None:
         secret["value"] = stored_value
@@ -1322,7 +1394,7 @@ def folder_context(state, req, source, project_key, issues, path_required=False)
     path = secret_path_of(path_source, issues, "path")
     if not path.startswith("/"):
         path = "/" + path          # prefixWithSlash in the folder routes
-    project = project_by_id(state, req, project_id)
+    project = project_by_id(state, req, project_id, SECRET_MANAGER)
     environment = state.environment(project, env_slug)
     if environment is None:
         raise not_found(f"Environment with slug '{env_slug}' in project with ID {project_id} not found")
@@ -1434,7 +1506,7 @@ def route_v2_folders_get(state, req):
     folder = state.folders.get(req.params["id"])
     if folder is None or folder["parentId"] is None:
         raise not_found(f"Folder with ID '{req.params['id']}' not found")
-    project = project_by_id(state, req, folder["_projectId"])
+    project = project_by_id(state, req, folder["_projectId"], SECRET_MANAGER)
     environment = next(e for e in project["environments"] if e["id"] == folder["envId"])
     item = public_folder(state, folder, with_path=True)
     item["environment"] = {"envId": environment["id"], "envName": environment["name"],
@@ -1466,6 +1538,18 @@ def route_v1_folders_delete(state, req):
 def control_reset(state, req):
     state.reset()
     return 200, {"ok": True}
+
+
+def control_options(state, req):
+    """POST: sets some of DEFAULT_OPTIONS (booleans); GET: shows them. Reset restores the defaults."""
+    if req.method == "POST":
+        for name, value in req.body.items():
+            if name not in DEFAULT_OPTIONS:
+                raise bad_request(f"unknown option {name!r}; known: {', '.join(DEFAULT_OPTIONS)}")
+            if not isinstance(value, bool):
+                raise bad_request(f"option {name} must be a boolean")
+        state.options.update(req.body)
+    return 200, dict(state.options)
 
 
 def control_add_identity(state, req):
@@ -1585,7 +1669,7 @@ def control_seed(state, req):
             spec["accessToken"] = static[0]
         identities.append(spec)
     projects = [{"id": p["id"], "slug": p["slug"], "name": p["name"], "members": sorted(p["members"]),
-                 "autoCapitalization": p["autoCapitalization"],
+                 "autoCapitalization": p["autoCapitalization"], "type": p["type"],
                  "environments": [{"slug": e["slug"], "name": e["name"]} for e in p["environments"]]}
                 for p in state.projects.values()]
     folders = [{"projectId": f["_projectId"], "environment": env_slug(f), "path": state.folder_path(f)}
@@ -1643,6 +1727,8 @@ API_ROUTES = [
 
 CONTROL_ROUTES = [
     ("POST", "/__test__/reset", control_reset),
+    ("POST", "/__test__/options", control_options),
+    ("GET", "/__test__/options", control_options),
     ("POST", "/__test__/identities", control_add_identity),
     ("POST", "/__test__/client-secrets", control_client_secret),
     ("GET", "/__test__/lockouts", control_lockouts),

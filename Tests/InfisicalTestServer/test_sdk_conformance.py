@@ -149,6 +149,7 @@ class TestPySDK:
         kw = dict(secret_path="/", environment_slug="dev", project_id=pid(world))
         pysdk.secrets.create_secret_by_name(secret_name="A", secret_value="1", **kw)
         pysdk.secrets.create_secret_by_name(secret_name="B", secret_value="2", **kw)
+        # The newest server (secret-v2-bridge-service.ts at 0b1895fa) says "exists"; older ones "exist".
         with pytest.raises(APIError) as raised:
             pysdk.secrets.create_secret_by_name(secret_name="A", secret_value="again", **kw)
         assert raised.value.status_code == 400 and raised.value.response["message"] == "Secret already exists"
@@ -156,6 +157,14 @@ class TestPySDK:
             pysdk.secrets.update_secret_by_name(current_secret_name="A", new_secret_name="B", **kw)
         assert raised.value.status_code == 400
         assert raised.value.response["message"] == "Secret with the new name already exists"
+        world["api"].control("POST", "options", {"legacyExistMessages": True})
+        with pytest.raises(APIError) as raised:
+            pysdk.secrets.create_secret_by_name(secret_name="A", secret_value="again", **kw)
+        assert raised.value.response["message"] == "Secret already exist"
+        with pytest.raises(APIError) as raised:
+            pysdk.secrets.update_secret_by_name(current_secret_name="A", new_secret_name="B", **kw)
+        assert raised.value.response["message"] == "Secret with the new name already exist"
+        world["api"].control("POST", "options", {"legacyExistMessages": False})
         with pytest.raises(APIError) as raised:
             pysdk.secrets.update_secret_by_name(current_secret_name="A", new_secret_name="x:y", **kw)
         assert raised.value.status_code == 422 and isinstance(raised.value.response["message"], list)
