@@ -811,6 +811,89 @@ def route_kubernetes_auth_login(state, req):
     return cloud_login_success(state, identity)
 
 
+JWS_SHAPE = re.compile(r"^[a-zA-Z0-9\-_]+?\.[a-zA-Z0-9\-_]+?\.([a-zA-Z0-9\-_]+)?$")
+
+
+def decode_jwt_loosely(token):
+    """What jsonwebtoken's `decode(token, {complete: true})` yields: None unless the token has the
+    JWS shape and a JSON-object header; else (header, payload-or-None)."""
+    if not JWS_SHAPE.match(token):
+        return None
+    parts = token.split(".")
+    try:
+        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(header, dict):
+        return None
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        payload = None
+    return header, payload if isinstance(payload, dict) else None
+
+
+def verify_seeded_jwt(token, accepted):
+    """Stands for `jwt.verify` against the provider's keys: the token the test seeded verifies, any
+    other one fails with "invalid signature"; a seeded token whose `exp` passed is "jwt expired"
+    (jsonwebtoken checks the signature, then `exp`). Returns None or the jsonwebtoken message."""
+    if not hmac.compare_digest(token.encode(), accepted.strip().encode()):
+        return "invalid signature"
+    decoded = decode_jwt_loosely(token)
+    exp = decoded[1].get("exp") if decoded and decoded[1] else None
+    if isinstance(exp, (int, float)) and not isinstance(exp, bool) and time.time() >= exp:
+        return "jwt expired"
+    return None
+
+
+def jwt_login_body(state, req, method_key, label):
+    """`{identityId, jwt}` of the OIDC/JWT login schemas, both trimmed (zod 422 for either);
+    `subOrganizationName` (and any other key, e.g. `organizationSlug`) is not used here. Then the
+    identity, or 404 without the method. Returns (identity, jwt)."""
+    issues = Issues()
+    field(req.body, "identityId", issues, required=True)
+    token = field(req.body, "jwt", issues, required=True)
+    issues.raise_if_any()
+    return identity_with_method(state, req, method_key, label), token
+
+
+def route_oidc_auth_login(state, req):
+    """identity-oidc-auth-service.ts `login` (Infisical/infisical backend/src/services/identity-oidc-auth/):
+    no OIDC auth ⇒ 404; a token jsonwebtoken cannot decode ⇒ 401 "Invalid JWT"; a verification error ⇒
+    401 "Access denied: <error>" when the token names a `kid`, else "Access denied: Unable to verify
+    JWT signature with any available signing key. <error>". The accepted token is the one the test
+    seeded with POST /__test__/oidc-auth (the provider's JWKS in production)."""
+    identity, token = jwt_login_body(state, req, "oidcAuth", "OIDC")
+    decoded = decode_jwt_loosely(token)
+    if decoded is None:
+        raise ApiError(401, "Invalid JWT", "UnauthorizedError")
+    error = verify_seeded_jwt(token, identity["oidcAuth"]["token"])
+    if error is not None:
+        if decoded[0].get("kid"):
+            raise ApiError(401, f"Access denied: {error}", "UnauthorizedError")
+        raise ApiError(401, "Access denied: Unable to verify JWT signature with any available signing key. "
+                            f"{error}", "UnauthorizedError")
+    return cloud_login_success(state, identity)
+
+
+def route_jwt_auth_login(state, req):
+    """identity-jwt-auth-service.ts `login` (backend/src/services/identity-jwt-auth/): no JWT auth ⇒ 404;
+    undecodable ⇒ 401 "Invalid JWT"; with static public keys (the default here) a failure is 401
+    "Access denied: JWT verification failed with all keys. Errors - <error>", with a JWKS URL 401
+    "Access denied: <error>". The accepted token is the one seeded with POST /__test__/jwt-auth."""
+    identity, token = jwt_login_body(state, req, "jwtAuth", "JWT")
+    if decode_jwt_loosely(token) is None:
+        raise ApiError(401, "Invalid JWT", "UnauthorizedError")
+    config = identity["jwtAuth"]
+    error = verify_seeded_jwt(token, config["token"])
+    if error is not None:
+        if config["configurationType"] == "jwks":
+            raise ApiError(401, f"Access denied: {error}", "UnauthorizedError")
+        raise ApiError(401, f"Access denied: JWT verification failed with all keys. Errors - {error}",
+                       "UnauthorizedError")
+    return cloud_login_success(state, identity)
+
+
 def control_identity(state, body):
     identity = state.identities.get(body.get("identityId") or "")
     if identity is None:
@@ -880,6 +963,30 @@ def control_gcp_auth(state, req):
 def control_azure_auth(state, req):
     identity = control_identity(state, req.body)
     identity["azureAuth"] = {"token": req.body["token"]}
+    return 200, {"ok": True}
+
+
+def seeded_token(body):
+    token = body.get("token")
+    if not isinstance(token, str) or not token:
+        raise bad_request("token must be a non-empty string")
+    return token
+
+
+def control_oidc_auth(state, req):
+    """Gives the identity OIDC auth; the token is the one JWT accepted from now on (a second call
+    replaces it: a rotation)."""
+    identity = control_identity(state, req.body)
+    identity["oidcAuth"] = {"token": seeded_token(req.body)}
+    return 200, {"ok": True}
+
+
+def control_jwt_auth(state, req):
+    identity = control_identity(state, req.body)
+    kind = req.body.get("configurationType", "static")
+    if kind not in ("static", "jwks"):
+        raise bad_request("configurationType must be static or jwks")
+    identity["jwtAuth"] = {"token": seeded_token(req.body), "configurationType": kind}
     return 200, {"ok": True}
 
 
@@ -1702,6 +1809,8 @@ API_ROUTES = [
     ("POST", "/api/v1/auth/gcp-auth/login", route_gcp_auth_login),
     ("POST", "/api/v1/auth/azure-auth/login", route_azure_auth_login),
     ("POST", "/api/v1/auth/kubernetes-auth/login", route_kubernetes_auth_login),
+    ("POST", "/api/v1/auth/oidc-auth/login", route_oidc_auth_login),
+    ("POST", "/api/v1/auth/jwt-auth/login", route_jwt_auth_login),
     ("POST", "/api/v1/auth/token/renew", route_token_renew),
     ("POST", "/api/v1/auth/token/revoke", route_token_revoke),
     ("GET", "/api/v1/projects", route_list_projects),
@@ -1736,6 +1845,8 @@ CONTROL_ROUTES = [
     ("POST", "/__test__/gcp-auth", control_gcp_auth),
     ("POST", "/__test__/azure-auth", control_azure_auth),
     ("POST", "/__test__/kubernetes-auth", control_kubernetes_auth),
+    ("POST", "/__test__/oidc-auth", control_oidc_auth),
+    ("POST", "/__test__/jwt-auth", control_jwt_auth),
     ("POST", "/__test__/projects", control_add_project),
     ("POST", "/__test__/secrets", control_add_secret),
     ("POST", "/__test__/imports", control_add_import),
