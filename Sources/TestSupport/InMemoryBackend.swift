@@ -2,8 +2,11 @@ public import Foundation
 public import SecretsCore
 import Synchronization
 
-/// A backend in memory that follows Infisical's rules (names, trimming,
-/// versions), with failure injection, for tests of the layers above.
+/// A backend in memory that keeps the promises of `SecretBackend` as the
+/// Infisical backend and the local store do (names, trimming, versions, moves,
+/// size limits, folders that are never deleted with their content), with
+/// failure injection, for tests of the layers above. `BackendContractTests`
+/// holds it to the same suite as the others.
 public final class InMemoryBackend: SecretBackend {
     public struct Call: Sendable, Equatable {
         public let operation: String
@@ -23,8 +26,13 @@ public final class InMemoryBackend: SecretBackend {
     private let latency = Mutex<TimeInterval>(0)
     public let capabilities: BackendCapabilities
 
-    public init(managesProjects: Bool = true) {
-        capabilities = BackendCapabilities(managesProjects: managesProjects, renamesFolders: false)
+    /// - Parameters:
+    ///   - managesProjects: projects and environments can be created and
+    ///     deleted, as in the local store; without it those calls throw
+    ///     `.notSupported`, as with Infisical.
+    ///   - renamesFolders: `renameFolder` works; without it it throws `.notSupported`.
+    public init(managesProjects: Bool = true, renamesFolders: Bool = true) {
+        capabilities = BackendCapabilities(managesProjects: managesProjects, renamesFolders: renamesFolders)
     }
 
     /// Every call so far, oldest first.
@@ -72,10 +80,8 @@ public final class InMemoryBackend: SecretBackend {
     public func listFolder(_ location: SecretLocation) throws -> FolderListing {
         try record("listFolder", location.description) { state in
             try Self.requireFolder(location, in: state)
-            let prefix = location.path.description
             let children = state.folders[Self.environmentKey(location), default: []].compactMap { path -> String? in
                 guard let folder = SecretPath(canonical: path), folder.parent == location.path else { return nil }
-                _ = prefix
                 return folder.name
             }
             let secrets = state.secrets[location, default: [:]].values.sorted { $0.name < $1.name }
@@ -96,6 +102,7 @@ public final class InMemoryBackend: SecretBackend {
     public func createSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
         try record("createSecret", "\(location)/\(name)") { state in
             try Self.requireValidName(name)
+            try Self.requireSize(value, of: name)
             try Self.requireFolder(location, in: state)
             guard state.secrets[location]?[name] == nil else { throw BackendError.alreadyExists("Secret already exists") }
             let now = Date()
@@ -109,6 +116,7 @@ public final class InMemoryBackend: SecretBackend {
 
     public func updateSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
         try record("updateSecret", "\(location)/\(name)") { state in
+            try Self.requireSize(value, of: name)
             guard let old = state.secrets[location]?[name] else {
                 throw BackendError.notFound("Secret with name \(name) not found")
             }
@@ -122,6 +130,7 @@ public final class InMemoryBackend: SecretBackend {
 
     public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
         try record("setComment", "\(location)/\(name)") { state in
+            try Self.requireSize(comment, of: name, what: "comment")
             guard let old = state.secrets[location]?[name] else {
                 throw BackendError.notFound("Secret with name \(name) not found")
             }
@@ -151,9 +160,51 @@ public final class InMemoryBackend: SecretBackend {
         }
     }
 
+    /// One step, with the outcome the Infisical backend gets from Infisical
+    /// (see `SecretBackend.moveSecret`): a rename in place to a free name
+    /// keeps the secret (its ID) one version on; a move to a free name in
+    /// another folder makes a new secret at version 1; onto an existing name,
+    /// the target keeps its ID, one version on. The value, comment and tags
+    /// go with it every time.
+    public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
+        throws -> Secret
+    {
+        try record("moveSecret", "\(source)/\(name) -> \(target)/\(newName)") { state in
+            guard let original = state.secrets[source]?[name] else {
+                throw BackendError.notFound("Secret with name \(name) not found")
+            }
+            try Self.requireFolder(target, in: state)
+            guard source.sharesEnvironment(with: target) else {
+                throw BackendError.invalid("cannot move secret '\(name)' from \(source) to another environment")
+            }
+            try Self.requireValidName(newName)
+            if source == target, name == newName { return original }
+            let now = Date()
+            let moved: Secret
+            if let existing = state.secrets[target]?[newName] {
+                moved = Secret(
+                    name: newName, value: original.value, version: existing.version + 1, type: existing.type,
+                    createdAt: existing.createdAt, updatedAt: now, id: existing.id, comment: original.comment,
+                    tags: original.tags)
+            } else if source == target {
+                moved = Secret(
+                    name: newName, value: original.value, version: original.version + 1, type: original.type,
+                    createdAt: original.createdAt, updatedAt: now, id: original.id, comment: original.comment,
+                    tags: original.tags)
+            } else {
+                moved = Secret(
+                    name: newName, value: original.value, version: 1, type: original.type, createdAt: now,
+                    updatedAt: now, id: UUID().uuidString.lowercased(), comment: original.comment, tags: original.tags)
+            }
+            state.secrets[source]![name] = nil
+            state.secrets[target, default: [:]][newName] = moved
+            return moved
+        }
+    }
+
     public func createFolder(_ name: String, in parent: SecretLocation) throws {
         try record("createFolder", "\(parent)/\(name)") { state in
-            guard NamingRules.isValidFolderName(name) else { throw BackendError.invalid("bad folder name \(name)") }
+            try Self.require(NamingRules.checkFolderName(name))
             try Self.requireFolder(parent, in: state)
             let path = parent.path.appending(name).description
             guard state.folders[Self.environmentKey(parent)]!.insert(path).inserted else {
@@ -162,28 +213,102 @@ public final class InMemoryBackend: SecretBackend {
         }
     }
 
+    /// Only an empty folder: `.notEmpty` while it holds a secret or a folder
+    /// (Infisical's `forceDelete: false`), never its content with it.
     public func deleteFolder(_ name: String, in parent: SecretLocation) throws {
         try record("deleteFolder", "\(parent)/\(name)") { state in
             let location = parent.appending(name)
+            guard NamingRules.isValidFolderName(name) else {
+                throw BackendError.notFound("Folder with path '\(location.path)' not found")
+            }
             try Self.requireFolder(location, in: state)
-            // Infisical deletes recursively; so does this fake, so callers must check emptiness.
             let key = Self.environmentKey(parent)
-            state.folders[key] = state.folders[key]!.filter { !(SecretPath(canonical: $0)!.isWithin(location.path)) }
-            state.secrets = state.secrets.filter {
-                !($0.key.sharesEnvironment(with: location) && $0.key.path.isWithin(location.path))
+            let hasFolders = state.folders[key]!.contains { SecretPath(canonical: $0)?.parent == location.path }
+            guard !hasFolders, state.secrets[location, default: [:]].isEmpty else {
+                throw BackendError(.notEmpty, "Cannot delete folder \"\(name)\" because it contains resources")
+            }
+            state.folders[key]!.remove(location.path.description)
+            state.secrets[location] = nil
+        }
+    }
+
+    /// Renames in place; its subfolders and secrets go with it, unchanged.
+    public func renameFolder(_ name: String, in parent: SecretLocation, to newName: String) throws {
+        try record("renameFolder", "\(parent)/\(name) -> \(newName)") { state in
+            guard capabilities.renamesFolders else {
+                throw BackendError(.notSupported, "this backend cannot rename folders")
+            }
+            let source = parent.appending(name)
+            let target = parent.appending(newName)
+            guard NamingRules.isValidFolderName(name) else {
+                throw BackendError.notFound("Folder with path '\(source.path)' not found")
+            }
+            try Self.requireFolder(source, in: state)
+            try Self.require(NamingRules.checkFolderName(newName))
+            guard name != newName else { return }
+            let key = Self.environmentKey(parent)
+            guard !state.folders[key]!.contains(target.path.description) else {
+                throw BackendError.alreadyExists("Folder with specified name already exists")
+            }
+            func moved(_ path: SecretPath) -> SecretPath {
+                SecretPath(segments: target.path.segments + path.segments.dropFirst(source.path.segments.count))
+            }
+            state.folders[key] = Set(
+                state.folders[key]!.map { path in
+                    guard let folder = SecretPath(canonical: path), folder.isWithin(source.path) else { return path }
+                    return moved(folder).description
+                })
+            for location in state.secrets.keys
+            where location.sharesEnvironment(with: source) && location.path.isWithin(source.path) {
+                let secrets = state.secrets.removeValue(forKey: location)
+                state.secrets[
+                    SecretLocation(projectID: location.projectID, environment: location.environment,
+                                   path: moved(location.path))] = secrets
             }
         }
     }
 
+    // MARK: Projects and environments (only with `managesProjects`)
+
+    /// A project with Infisical's default environments (dev, staging, prod).
     public func createProject(slug: String) throws -> Project {
-        guard capabilities.managesProjects else { throw BackendError(.notSupported, "no projects here") }
-        guard NamingRules.checkSlug(slug, of: "project") == .valid else { throw BackendError.invalid("bad slug") }
-        guard (try? project(slug)) == nil else { throw BackendError.alreadyExists("project \(slug) exists") }
-        return addProject(slug: slug)
+        try record("createProject", slug) { state in
+            try requireManagesProjects()
+            try Self.require(NamingRules.checkSlug(slug, of: "project"))
+            guard !state.projects.contains(where: { $0.slug == slug }) else {
+                throw BackendError.alreadyExists("a project with slug '\(slug)' already exists")
+            }
+            let project = Project(
+                id: UUID().uuidString.lowercased(), slug: slug, name: slug,
+                environments: [("dev", "Development"), ("staging", "Staging"), ("prod", "Production")].map {
+                    Environment(slug: $0.0, name: $0.1)
+                })
+            state.projects.append(project)
+            for environment in project.environments { state.folders["\(project.id)/\(environment.slug)"] = ["/"] }
+            return project
+        }
+    }
+
+    /// `.notEmpty` while any of its environments holds a secret or a folder.
+    public func deleteProject(id: String) throws {
+        try record("deleteProject", id) { state in
+            try requireManagesProjects()
+            guard let index = state.projects.firstIndex(where: { $0.id == id }) else {
+                throw BackendError.notFound("no project with ID '\(id)'")
+            }
+            let environments = state.projects[index].environments.map(\.slug)
+            guard environments.allSatisfy({ Self.isEmpty(environment: $0, of: id, in: state) }) else {
+                throw BackendError(.notEmpty, "project '\(id)' still holds secrets or folders")
+            }
+            state.projects.remove(at: index)
+            for environment in environments { state.folders["\(id)/\(environment)"] = nil }
+        }
     }
 
     public func createEnvironment(slug: String, in projectID: String) throws -> Project {
         try record("createEnvironment", "\(projectID)/\(slug)") { state in
+            try requireManagesProjects()
+            try Self.require(NamingRules.checkSlug(slug, of: "environment"))
             guard let index = state.projects.firstIndex(where: { $0.id == projectID }) else {
                 throw BackendError.notFound("project \(projectID) not found")
             }
@@ -198,6 +323,39 @@ public final class InMemoryBackend: SecretBackend {
             state.folders["\(projectID)/\(slug)"] = ["/"]
             return project
         }
+    }
+
+    /// `.notEmpty` while the environment holds a secret or a folder.
+    public func deleteEnvironment(slug: String, in projectID: String) throws {
+        try record("deleteEnvironment", "\(projectID)/\(slug)") { state in
+            try requireManagesProjects()
+            guard let index = state.projects.firstIndex(where: { $0.id == projectID }) else {
+                throw BackendError.notFound("project \(projectID) not found")
+            }
+            let old = state.projects[index]
+            guard old.environments.contains(where: { $0.slug == slug }) else {
+                throw BackendError.notFound("project '\(old.slug)' has no environment '\(slug)'")
+            }
+            guard Self.isEmpty(environment: slug, of: projectID, in: state) else {
+                throw BackendError(.notEmpty, "environment '\(slug)' of project '\(old.slug)' is not empty")
+            }
+            state.projects[index] = Project(
+                id: old.id, slug: old.slug, name: old.name, environments: old.environments.filter { $0.slug != slug })
+            state.folders["\(projectID)/\(slug)"] = nil
+        }
+    }
+
+    private func requireManagesProjects() throws {
+        guard capabilities.managesProjects else {
+            throw BackendError(.notSupported, "this backend does not manage projects and environments")
+        }
+    }
+
+    private static func isEmpty(environment: String, of projectID: String, in state: State) -> Bool {
+        state.folders["\(projectID)/\(environment)", default: []].allSatisfy { $0 == "/" }
+            && !state.secrets.contains { location, secrets in
+                location.projectID == projectID && location.environment == environment && !secrets.isEmpty
+            }
     }
 
     // MARK: Mechanics
@@ -223,10 +381,21 @@ public final class InMemoryBackend: SecretBackend {
     }
 
     private static func requireValidName(_ name: String) throws {
-        switch NamingRules.checkSecretName(name) {
+        try require(NamingRules.checkSecretName(name))
+    }
+
+    private static func require(_ verdict: NamingRules.Verdict) throws {
+        switch verdict {
         case .valid: return
         case .invalid(let reason): throw BackendError.invalid(reason)
         case .tooLong(let reason): throw BackendError(.nameTooLong, reason)
+        }
+    }
+
+    /// The local store's limit: `SecretValue.maximumBytes` of UTF-8, for a value or a comment.
+    private static func requireSize(_ text: String, of name: String, what: String = "value") throws {
+        guard text.utf8.count <= SecretValue.maximumBytes else {
+            throw BackendError(.tooLarge, "\(what) of secret '\(name)' is larger than \(SecretValue.maximumBytes) bytes")
         }
     }
 }
