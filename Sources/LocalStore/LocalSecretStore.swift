@@ -273,11 +273,13 @@ public final class LocalSecretStore: SecretBackend {
     }
 
     /// One transaction, unlike the protocol's create-then-delete default, so a
-    /// crash cannot leave the secret under both names or neither. Like an
-    /// Infisical rename, the moved secret's version goes up by one and its
-    /// creation time, ID and comment are kept; a replaced target keeps its own
-    /// creation time, ID and comment and takes only the value (as Infisical's
-    /// update of the target would).
+    /// crash cannot leave the secret under both names or neither. The outcome
+    /// is Infisical's (see `SecretBackend.moveSecret`): a rename in place to a
+    /// free name keeps the secret's creation time and ID, one version on; a
+    /// move to a free name in another folder makes a new secret (version 1, a
+    /// new ID), as Infisical's move route does; a replaced target keeps its own
+    /// creation time and ID, one version on. The comment goes with the value
+    /// every time.
     public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
         throws -> Secret
     {
@@ -309,17 +311,22 @@ public final class LocalSecretStore: SecretBackend {
             if let existing {
                 try db.run(
                     """
-                    UPDATE secrets SET value = ?, version = ?, updated_at = ?
+                    UPDATE secrets SET value = ?, comment = ?, version = ?, updated_at = ?
                     WHERE project_id = ? AND environment = ? AND path = ? AND name = ? AND type = ?
                     """,
                     [
-                        .blob(try seal(value, name: newName, in: target)), .integer(Int64(existing.version + 1)),
-                        .real(now),
+                        .blob(try seal(value, name: newName, in: target)),
+                        try sealComment(original.comment, name: newName, in: target),
+                        .integer(Int64(existing.version + 1)), .real(now),
                     ] + Self.scope(target) + [.text(newName), .text(row.type.rawValue)])
-            } else {
+            } else if source == target {
                 try insert(
                     newName, value: value, type: row.type, version: row.version + 1, createdAt: row.createdAt,
                     updatedAt: now, id: row.secretID, comment: original.comment, in: target, db)
+            } else {
+                try insert(
+                    newName, value: value, type: row.type, version: 1, createdAt: now, updatedAt: now,
+                    id: Schema.newSecretID(), comment: original.comment, in: target, db)
             }
             return try storedSecret(newName, type: row.type, in: target, db)
         }

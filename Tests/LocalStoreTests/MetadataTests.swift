@@ -55,15 +55,20 @@ struct CommentTests {
         expectError(.notFound) { try seeded.store.setComment("x", of: "S", in: seeded.location("/nope")) }
     }
 
-    @Test func aMoveKeepsTheCommentAndIDAndAReplacedTargetKeepsItsOwn() throws {
+    /// Infisical's outcomes: a rename keeps the ID, a move to another folder
+    /// makes a new secret, a replaced target keeps its ID; the comment goes
+    /// with the value every time.
+    @Test func aMoveCarriesTheCommentAndAReplacedTargetKeepsOnlyItsID() throws {
         let fixture = try Fixture()
         defer { fixture.remove() }
         let seeded = try Seeded(fixture)
         try seeded.store.createFolder("f", in: seeded.root)
         let a = try seeded.store.createSecret("A", value: "a", in: seeded.root)
         _ = try seeded.store.setComment("about a", of: "A", in: seeded.root)
-        let moved = try seeded.store.moveSecret("A", from: seeded.root, to: "B", in: seeded.location("/f"))
-        #expect(moved.comment == "about a" && moved.id == a.id && moved.value == "a")
+        let renamed = try seeded.store.moveSecret("A", from: seeded.root, to: "R", in: seeded.root)
+        #expect(renamed.comment == "about a" && renamed.id == a.id && renamed.value == "a" && renamed.version == 3)
+        let moved = try seeded.store.moveSecret("R", from: seeded.root, to: "B", in: seeded.location("/f"))
+        #expect(moved.comment == "about a" && moved.id != a.id && moved.value == "a" && moved.version == 1)
         #expect(try seeded.store.getSecret("B", in: seeded.location("/f")) == moved)
 
         let target = try seeded.store.createSecret("T", value: "t", in: seeded.root)
@@ -71,7 +76,8 @@ struct CommentTests {
         _ = try seeded.store.createSecret("C", value: "c", in: seeded.root)
         _ = try seeded.store.setComment("about c", of: "C", in: seeded.root)
         let replaced = try seeded.store.moveSecret("C", from: seeded.root, to: "T", in: seeded.root)
-        #expect(replaced.value == "c" && replaced.comment == "about t" && replaced.id == target.id)
+        #expect(replaced.value == "c" && replaced.comment == "about c" && replaced.id == target.id)
+        #expect(replaced.version == 3)
     }
 
     @Test func aRenamedFolderKeepsItsSecretsComments() throws {
