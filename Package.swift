@@ -71,5 +71,6 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["InfisicalFSCLI"], swiftSettings: strictSettings),
         .testTarget(name: "MountTests", dependencies: [], swiftSettings: strictSettings),
         .testTarget(name: "FuzzRegressionTests", dependencies: ["FuzzTargets"], swiftSettings: strictSettings),
+        .testTarget(name: "BackendContractTests", dependencies: ["SecretsCore", "TestSupport", "LocalStore", "SecretCrypto", "InfisicalAPI", "HTTPClient", "Logging"], swiftSettings: strictSettings),
     ]
 )
