@@ -231,8 +231,9 @@ public final class InfisicalBackend: SecretBackend {
     }
 
     public func createSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
+        try SecretValue.requireWithinLimit(value, of: name)
         // The create answer holds the stored (trimmed) value.
-        Self.secret(
+        return Self.secret(
             try client.send(
                 Endpoint(
                     method: "POST", route: "/api/v3/secrets/raw/{secretName}",
@@ -245,6 +246,7 @@ public final class InfisicalBackend: SecretBackend {
     }
 
     public func updateSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
+        try SecretValue.requireWithinLimit(value, of: name)
         let answer = Self.secret(
             try client.send(
                 Endpoint(
@@ -276,6 +278,7 @@ public final class InfisicalBackend: SecretBackend {
     /// "" when none was sent. When the read-back fails, the comment is stored
     /// but the value is unknown here, so that failure is thrown.
     public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
+        try SecretValue.requireWithinLimit(comment, of: name, what: "comment")
         try client.sendIgnoringBody(
             Endpoint(
                 method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
@@ -305,12 +308,16 @@ public final class InfisicalBackend: SecretBackend {
     public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
         throws -> Secret
     {
+        guard source.sharesEnvironment(with: target) else {
+            throw BackendError.invalid("\(source)/\(name) cannot move to another environment or project (\(target))")
+        }
+        if source == target, name == newName { return try getSecret(name, in: source, type: .shared) }
         if source == target, (try? getSecret(newName, in: target, type: .shared)) == nil,
             let renamed = try renameInPlace(name, in: source, to: newName)
         {
             return renamed
         }
-        if source != target, name == newName, source.sharesEnvironment(with: target),
+        if source != target, name == newName,
             let moved = try moveThroughRoute(name, from: source, to: target)
         {
             return moved
@@ -443,7 +450,14 @@ public final class InfisicalBackend: SecretBackend {
 
     // MARK: Folders
 
+    /// Infisical's folder create makes missing parents too (`mkdir -p`);
+    /// the contract is `mkdir`: a missing parent is `.notFound`, checked first.
     public func createFolder(_ name: String, in parent: SecretLocation) throws {
+        if let grandparent = parent.parent, let parentName = parent.path.name,
+            !(try subfolders(of: grandparent)).contains(where: { $0.name == parentName })
+        {
+            throw BackendError.notFound("no folder \(parent)")
+        }
         try client.sendIgnoringBody(
             Endpoint(
                 method: "POST", route: "/api/v2/folders", path: "/api/v2/folders",

@@ -216,8 +216,8 @@ public final class SecretsFileSystem: FileSystemOperations {
             if location.path.isRoot {
                 try call(what) { try backend.deleteEnvironment(slug: location.environment, in: location.projectID) }
             } else {
-                // Infisical deletes a non-empty folder with everything in it;
-                // rmdir(2) must not, so emptiness is checked here.
+                // Every backend refuses a non-empty folder, but only this
+                // mount knows the files it is still creating in it.
                 guard try listing(of: location).isEmpty, !hasPendingFiles(in: location),
                     scratchNames(in: location).isEmpty
                 else {

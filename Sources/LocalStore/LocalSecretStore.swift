@@ -197,7 +197,7 @@ public final class LocalSecretStore: SecretBackend {
 
     public func createSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
         try Self.require(NamingRules.checkSecretName(name))
-        try Self.requireSize(value, of: name)
+        try SecretValue.requireWithinLimit(value, of: name)
         let stored = SecretValue.storedForm(value)
         let secret = try write { db in
             try requireFolder(location, in: db)
@@ -218,7 +218,7 @@ public final class LocalSecretStore: SecretBackend {
     }
 
     public func updateSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
-        try Self.requireSize(value, of: name)
+        try SecretValue.requireWithinLimit(value, of: name)
         let stored = SecretValue.storedForm(value)
         let secret = try write { db in
             guard let row = try Self.secretRow(name, in: location, db: db) else {
@@ -242,7 +242,7 @@ public final class LocalSecretStore: SecretBackend {
     /// the version goes up by one (as Infisical counts any update). An empty
     /// comment is stored as none (NULL).
     public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
-        try Self.requireSize(comment, of: name, what: "comment")
+        try SecretValue.requireWithinLimit(comment, of: name, what: "comment")
         let secret = try write { db in
             guard let row = try Self.secretRow(name, in: location, db: db) else {
                 throw Self.noSecret(name, in: location)
@@ -625,13 +625,6 @@ public final class LocalSecretStore: SecretBackend {
         case .valid: return
         case .invalid(let reason): throw BackendError(.invalidArgument, reason)
         case .tooLong(let reason): throw BackendError(.nameTooLong, reason)
-        }
-    }
-
-    private static func requireSize(_ value: String, of name: String, what: String = "value") throws {
-        guard value.utf8.count <= SecretValue.maximumBytes else {
-            throw BackendError(
-                .tooLarge, "\(what) of secret '\(name)' is larger than \(SecretValue.maximumBytes) bytes")
         }
     }
 

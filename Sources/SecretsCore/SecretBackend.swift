@@ -72,10 +72,8 @@ public protocol SecretBackend: Sendable {
     ///
     /// Fails, changing nothing, with `.notFound` when the source or the target
     /// folder does not exist, `.invalidArgument` for a refused new name or a
-    /// target in another environment. The default, `copyThenDelete`, does
-    /// not keep all of this (it carries only the value, and neither refuses
-    /// another environment nor spares a move onto itself): every backend here
-    /// implements its own.
+    /// target in another environment. The default throws `.notSupported`:
+    /// a move keeps more than the basic calls can, so each backend makes its own.
     func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation) throws
         -> Secret
 
@@ -126,23 +124,7 @@ extension SecretBackend {
     public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
         throws -> Secret
     {
-        try copyThenDelete(name, from: source, to: newName, in: target)
-    }
-
-    /// A move from the basic calls: create (or update) the target with the
-    /// source's value, then delete the source.
-    public func copyThenDelete(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
-        throws -> Secret
-    {
-        let value = try getSecret(name, in: source).value
-        let moved: Secret
-        do {
-            moved = try createSecret(newName, value: value, in: target)
-        } catch let error as BackendError where error.kind == .alreadyExists {
-            moved = try updateSecret(newName, value: value, in: target)
-        }
-        try deleteSecret(name, in: source)
-        return moved
+        throw BackendError(.notSupported, "this backend cannot move secrets")
     }
 
     public func renameFolder(_ name: String, in parent: SecretLocation, to newName: String) throws {

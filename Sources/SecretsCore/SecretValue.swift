@@ -4,6 +4,14 @@ public enum SecretValue {
     /// request bodies over 1 MiB, and JSON escaping can double a value's size.
     public static let maximumBytes = 512 * 1024
 
+    /// Every backend's limit (the `SecretBackend` contract): a value or
+    /// comment of more than `maximumBytes` bytes of UTF-8 is `.tooLarge`.
+    public static func requireWithinLimit(_ text: String, of name: String, what: String = "value") throws(BackendError) {
+        guard text.utf8.count <= maximumBytes else {
+            throw BackendError(.tooLarge, "\(what) of secret '\(name)' is larger than \(maximumBytes) bytes")
+        }
+    }
+
     public enum ContentError: Error, Sendable, Equatable {
         case notUTF8
         case tooLarge

@@ -102,7 +102,7 @@ public final class InMemoryBackend: SecretBackend {
     public func createSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
         try record("createSecret", "\(location)/\(name)") { state in
             try Self.requireValidName(name)
-            try Self.requireSize(value, of: name)
+            try SecretValue.requireWithinLimit(value, of: name)
             try Self.requireFolder(location, in: state)
             guard state.secrets[location]?[name] == nil else { throw BackendError.alreadyExists("Secret already exists") }
             let now = Date()
@@ -116,7 +116,7 @@ public final class InMemoryBackend: SecretBackend {
 
     public func updateSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
         try record("updateSecret", "\(location)/\(name)") { state in
-            try Self.requireSize(value, of: name)
+            try SecretValue.requireWithinLimit(value, of: name)
             guard let old = state.secrets[location]?[name] else {
                 throw BackendError.notFound("Secret with name \(name) not found")
             }
@@ -130,7 +130,7 @@ public final class InMemoryBackend: SecretBackend {
 
     public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
         try record("setComment", "\(location)/\(name)") { state in
-            try Self.requireSize(comment, of: name, what: "comment")
+            try SecretValue.requireWithinLimit(comment, of: name, what: "comment")
             guard let old = state.secrets[location]?[name] else {
                 throw BackendError.notFound("Secret with name \(name) not found")
             }
@@ -389,13 +389,6 @@ public final class InMemoryBackend: SecretBackend {
         case .valid: return
         case .invalid(let reason): throw BackendError.invalid(reason)
         case .tooLong(let reason): throw BackendError(.nameTooLong, reason)
-        }
-    }
-
-    /// The local store's limit: `SecretValue.maximumBytes` of UTF-8, for a value or a comment.
-    private static func requireSize(_ text: String, of name: String, what: String = "value") throws {
-        guard text.utf8.count <= SecretValue.maximumBytes else {
-            throw BackendError(.tooLarge, "\(what) of secret '\(name)' is larger than \(SecretValue.maximumBytes) bytes")
         }
     }
 }
