@@ -25,6 +25,7 @@ import hashlib
 import hmac
 import json
 import os
+import posixpath
 import re
 import secrets as pysecrets
 import socket
@@ -93,6 +94,16 @@ class ApiError(Exception):
         if self.details is not None:
             body["details"] = self.details
         return body
+
+
+class RouteNotFound(ApiError):
+    """Fastify's own 404 for a route it does not have: no reqId, `error: "Not Found"`."""
+
+    def __init__(self, method, url):
+        super().__init__(404, f"Route {method}:{url} not found", "Not Found")
+
+    def body(self, req_id):
+        return {"message": self.message, "error": "Not Found", "statusCode": 404}
 
 
 def new_req_id():
@@ -444,7 +455,8 @@ class State:
         return None
 
     def add_secret(self, project, environment, folder, key, value, comment="", secret_type="shared",
-                   user_id=None, skip_multiline=None, reminder_note=None, reminder_days=None, tag_ids=None):
+                   user_id=None, skip_multiline=None, reminder_note=None, reminder_days=None, tag_ids=None,
+                   metadata=None):
         stamp = now_iso()
         secret = {
             "id": str(uuid.uuid4()), "projectId": project["id"], "envSlug": environment["slug"],
@@ -452,12 +464,19 @@ class State:
             "userId": user_id if secret_type == "personal" else None, "version": 1,
             "createdAt": stamp, "updatedAt": stamp, "skipMultilineEncoding": skip_multiline,
             "secretReminderNote": reminder_note, "secretReminderRepeatDays": reminder_days,
-            "tagIds": list(tag_ids or []), "history": [],
+            "tagIds": list(tag_ids or []), "metadata": [dict(m) for m in metadata or []], "history": [],
         }
         secret["history"].append(self.snapshot(secret))
         self.secrets.append(secret)
         folder["lastSecretModified"] = stamp
         return secret
+
+    def touch(self, secret):
+        """A new version of a secret changed in place (value, key or settings)."""
+        secret["version"] += 1
+        secret["updatedAt"] = now_iso()
+        self.folders[secret["folderId"]]["lastSecretModified"] = secret["updatedAt"]
+        secret["history"].append(self.snapshot(secret))
 
     @staticmethod
     def snapshot(secret):
@@ -1195,21 +1214,56 @@ def secret_tags(secret):
     return [{"id": t, "slug": t, "color": None, "name": t} for t in secret["tagIds"]]
 
 
+def secret_metadata(secret):
+    """`secretMetadata` as list/get show it: [{key, value, isEncrypted}] (nothing is encrypted here)."""
+    return [{"key": m["key"], "value": m.get("value", ""), "isEncrypted": False} for m in secret["metadata"]]
+
+
 def secret_for_list(state, secret, value):
     item = secret_base(state, secret, value=value)
     item.update({"secretPath": state.folder_path(state.folders[secret["folderId"]]), "secretValueHidden": False,
-                 "tags": secret_tags(secret), "secretMetadata": []})
+                 "tags": secret_tags(secret), "secretMetadata": secret_metadata(secret)})
     return item
 
 
 def secret_for_import(state, secret, value):
     item = secret_base(state, secret, value=value)
     del item["createdAt"], item["updatedAt"]
-    item.update({"secretValueHidden": False, "secretMetadata": []})
+    item.update({"secretValueHidden": False, "secretMetadata": secret_metadata(secret)})
     return item
 
 
-REFERENCE = re.compile(r"\$\{([^}]+)\}")
+# secret-reference-fns.ts (Infisical/infisical backend/src/services/secret-v2-bridge/):
+# INTERPOLATION_PATTERN_STRING, and getAllSecretReferences' split into local and nested references.
+REFERENCE = re.compile(r"\$\{([a-zA-Z0-9_.\-]+)\}")
+
+
+def nested_reference(text):
+    """`env.a.b.KEY` → (env, "/a/b", KEY) as getAllSecretReferences builds it (path.join("/", …))."""
+    environment, *rest = text.split(".")
+    return environment, posixpath.normpath(posixpath.join("/", *rest[:-1])), rest[-1]
+
+
+def secret_references(value):
+    """(local keys, nested (environment, path, key) triples) referenced by a value."""
+    found = REFERENCE.findall(value or "")
+    return [r for r in found if "." not in r], [nested_reference(r) for r in found if "." in r]
+
+
+def reference_text(environment, path, key):
+    """`${env.a.b.KEY}` for a folder path, `${env.KEY}` for the root."""
+    path_part = "" if path == "/" else "." + path[1:].replace("/", ".")
+    return "${" + environment + path_part + "." + key + "}"
+
+
+def project_secrets(state, project_id):
+    return [s for s in state.secrets if s["projectId"] == project_id]
+
+
+def rewrite_value(state, secret, new_value):
+    if new_value != secret["value"]:
+        secret["value"] = new_value
+        state.touch(secret)      # the real server writes a new version of each secret it rewrites
 
 
 def expand_value(state, project, env_slug, folder, value, depth=0):
@@ -1334,7 +1388,7 @@ def route_get_secret(state, req):
         value = expand_value(state, project, source_env["slug"], source_folder, value)
     item = secret_base(state, item_source, value=value, comment=comment, version=shown_version)
     item.update({"secretValueHidden": False, "secretPath": state.folder_path(source_folder),
-                 "tags": secret_tags(secret), "secretMetadata": []})
+                 "tags": secret_tags(secret), "secretMetadata": secret_metadata(secret)})
     return 200, {"secret": item}
 
 
@@ -1382,12 +1436,24 @@ def optional_write_fields(body, issues):
         "secretReminderNote": field(body, "secretReminderNote", issues, nullable=True, trim=False),
         "secretReminderRepeatDays": field(body, "secretReminderRepeatDays", issues, kind="number", nullable=True),
         "tagIds": field(body, "tagIds", issues, kind="array"),
+        "secretMetadata": field(body, "secretMetadata", issues, kind="array"),
     }
+    for index, entry in enumerate(fields["secretMetadata"] or []):
+        if not isinstance(entry, dict) or not isinstance(entry.get("key"), str) \
+                or not isinstance(entry.get("value", ""), str):
+            issues.add("invalid_type", ["secretMetadata", index], "Expected {key: string, value: string}",
+                       expected="object", received=js_type(entry))
     note = fields["secretReminderNote"]
     if isinstance(note, str) and len(note) > 1024:
         issues.add("too_big", "secretReminderNote", "String must contain at most 1024 character(s)",
                    maximum=1024, type="string", inclusive=True, exact=False)
     return fields
+
+
+def metadata_of(extra):
+    entries = extra["secretMetadata"]
+    return None if entries is None else [{"key": js_trim(m["key"]), "value": js_trim(m.get("value", ""))}
+                                         for m in entries]
 
 
 def route_create_secret(state, req):
@@ -1408,7 +1474,7 @@ def route_create_secret(state, req):
         raise bad_request("Secret already exist" if state.options["legacyExistMessages"] else "Secret already exists")
     secret = state.add_secret(project, environment, folder, name, transform_value(value), comment or "",
                               secret_type, user_id, extra["skipMultilineEncoding"], extra["secretReminderNote"],
-                              extra["secretReminderRepeatDays"], extra["tagIds"])
+                              extra["secretReminderRepeatDays"], extra["tagIds"], metadata_of(extra))
     return 200, {"secret": secret_base(state, secret)}   # §4.1: create adds no extra fields
 
 
@@ -1448,10 +1514,9 @@ def route_update_secret(state, req):
             secret[key] = extra[key]
     if extra["tagIds"] is not None:
         secret["tagIds"] = list(extra["tagIds"])
-    secret["version"] += 1
-    secret["updatedAt"] = now_iso()
-    folder["lastSecretModified"] = secret["updatedAt"]
-    secret["history"].append(state.snapshot(secret))
+    if extra["secretMetadata"] is not None:
+        secret["metadata"] = metadata_of(extra)
+    state.touch(secret)
     # §4.5 response caveat: value and comment echo what was sent, "" when not sent.
     item = secret_base(state, secret, value=stored_value or "", comment=comment or "")
     item["secretValueHidden"] = False
@@ -1459,10 +1524,21 @@ def route_update_secret(state, req):
 
 
 def rewrite_references(state, renamed, old, new):
-    """§4.5: a rename rewrites `${OLD}` references in secrets of the same folder."""
-    for secret in state.secrets:
-        if secret["folderId"] == renamed["folderId"] and "${" + old + "}" in secret["value"]:
-            secret["value"] = secret["value"].replace("${" + old + "}", "${" + new + "}")
+    """§4.5, as the newest server's fnUpdateSecretLinkedReferences (secret-v2-bridge-fns.ts): a rename
+    rewrites `${OLD}` in the other secrets of its folder and `${env.path.OLD}` pointing at it from
+    anywhere in the project; each secret so changed gets a new version."""
+    folder = state.folders[renamed["folderId"]]
+    environment, path = renamed["envSlug"], state.folder_path(folder)
+    for secret in project_secrets(state, renamed["projectId"]):
+        if secret is renamed:
+            continue
+        local, nested = secret_references(secret["value"])
+        value = secret["value"]
+        if secret["folderId"] == renamed["folderId"] and old in local:
+            value = value.replace("${" + old + "}", "${" + new + "}")
+        if (environment, path, old) in nested:
+            value = value.replace(reference_text(environment, path, old), reference_text(environment, path, new))
+        rewrite_value(state, secret, value)
 
 
 def route_delete_secret(state, req):
@@ -1479,6 +1555,123 @@ def route_delete_secret(state, req):
     item = secret_base(state, secret)
     item["secretValueHidden"] = False
     return 200, {"secret": item}
+
+
+# ---------------------------------------------------------------------------
+# Move (events-and-limits §6)
+# ---------------------------------------------------------------------------
+
+def string_list_field(source, name, issues):
+    values = field(source, name, issues, kind="array", required=True)
+    for index, value in enumerate(values or []):
+        if not isinstance(value, str):
+            issues.add("invalid_type", [name, index], f"Expected string, received {js_type(value)}",
+                       expected="string", received=js_type(value))
+    return values
+
+
+def move_folder(state, project, env_slug, path, which):
+    environment = state.environment(project, env_slug)
+    folder = state.folder_at(environment, path) if environment else None
+    if folder is None:
+        raise not_found(f"{which} folder with path '{path}' in environment with slug '{env_slug}' not found")
+    return environment, folder
+
+
+def route_move_secrets(state, req, project_key):
+    """`POST /api/v4/secrets/move` (projectId) and `/api/v3/secrets/move` (projectSlug), as the v4 and
+    v3 secret-router.ts `/move` routes, secret-service.ts `moveSecrets` and secret-v2-bridge-service.ts
+    `moveSecrets` (Infisical/infisical, commit 0b1895fa): the ids are looked up among all shared secrets
+    (not only the source folder's); a destination key with another value needs `shouldOverwrite`;
+    new destination secrets are inserted (new id, version 1) with value, comment, multiline flag,
+    reminder and metadata but no tags; overwritten ones are updated in place (their version + 1);
+    the sources that are in the source folder are deleted with their history; references to the
+    moved keys are rewritten (fnUpdateMovedSecretReferences)."""
+    if not state.options["moveRoute"]:
+        raise RouteNotFound(req.method, req.path)      # a server from before the route existed
+    authenticate(state, req)
+    issues, body = Issues(), req.body
+    project_ref = field(body, project_key, issues, required=True)
+    source_env = field(body, "sourceEnvironment", issues, required=True)
+    source_path = remove_trailing_slash(field(body, "sourceSecretPath", issues, default="/") or "/")
+    destination_env = field(body, "destinationEnvironment", issues, required=True)
+    destination_path = remove_trailing_slash(field(body, "destinationSecretPath", issues, default="/") or "/")
+    secret_ids = string_list_field(body, "secretIds", issues)
+    overwrite = field(body, "shouldOverwrite", issues, kind="boolean", default=False)
+    issues.raise_if_any()
+    # secret-service.ts: by slug (v3) or id (v4); the message names the slug either way.
+    project = state.project_by_slug(project_ref) if project_key == "projectSlug" else state.projects.get(project_ref)
+    if project is None:
+        slug = project_ref if project_key == "projectSlug" else "undefined"
+        raise not_found(f"Project with slug '{slug}' not found")
+    check_project_type(project, SECRET_MANAGER)
+    member_project(state, req, project)
+    _, source_folder = move_folder(state, project, source_env, source_path, "Source")
+    destination_environment, destination_folder = move_folder(state, project, destination_env, destination_path,
+                                                              "Destination")
+    wanted = set(secret_ids)
+    sources = [s for s in state.secrets if s["type"] == "shared" and s["id"] in wanted]
+    if len(sources) != len(secret_ids):
+        raise bad_request("Invalid secrets")
+    at_destination = {}
+    for secret in state.secrets:
+        if secret["folderId"] == destination_folder["id"]:
+            at_destination.setdefault(secret["key"], secret)
+    created = [s for s in sources if s["key"] not in at_destination]
+    updated = [s for s in sources if s["key"] in at_destination and at_destination[s["key"]]["value"] != s["value"]]
+    if updated and not overwrite:
+        raise bad_request("Failed to move secrets. The following secrets already exist in the destination: "
+                          + ",".join(s["key"] for s in updated))
+    if not created and not updated:
+        raise bad_request("Selected secrets already exist in the destination.")
+    destination_ids = {}
+    for source in created:
+        copy = state.add_secret(project, destination_environment, destination_folder, source["key"],
+                                source["value"], source["comment"], source["type"], None,
+                                source["skipMultilineEncoding"], source["secretReminderNote"],
+                                source["secretReminderRepeatDays"], [], source["metadata"])
+        destination_ids[source["key"]] = copy["id"]
+    for source in updated:
+        target = at_destination[source["key"]]
+        if source["value"]:                     # an empty source value leaves the destination's
+            target["value"] = source["value"]
+        target["comment"] = source["comment"]
+        target["skipMultilineEncoding"] = source["skipMultilineEncoding"]
+        target["metadata"] = [dict(m) for m in source["metadata"]]
+        state.touch(target)
+    moved_out = [s for s in sources if s["folderId"] == source_folder["id"]]
+    state.secrets = [s for s in state.secrets if not any(s is m for m in moved_out)]
+    source_folder["lastSecretModified"] = now_iso()
+    for source in sources:
+        target_id = destination_ids.get(source["key"]) or at_destination[source["key"]]["id"]
+        rewrite_moved_references(state, project, source_env, source_path, source_folder, destination_env,
+                                 destination_path, destination_folder, source["key"], target_id)
+    return 200, {"isSourceUpdated": True, "isDestinationUpdated": True}
+
+
+def rewrite_moved_references(state, project, source_env, source_path, source_folder, destination_env,
+                             destination_path, destination_folder, key, destination_id):
+    """fnUpdateMovedSecretReferences (secret-v2-bridge-fns.ts): `${KEY}` in the source folder becomes
+    `${dest.env.path.KEY}`; `${src.env.path.KEY}` anywhere in the project becomes `${KEY}` in the
+    destination folder and `${dest.env.path.KEY}` elsewhere. Each rewritten secret gets a version."""
+    new_nested = reference_text(destination_env, destination_path, key)
+    for secret in project_secrets(state, project["id"]):
+        if secret["folderId"] == source_folder["id"] and secret["id"] != destination_id \
+                and key in secret_references(secret["value"])[0]:
+            rewrite_value(state, secret, secret["value"].replace("${" + key + "}", new_nested))
+    old_nested = reference_text(source_env, source_path, key)
+    for secret in project_secrets(state, project["id"]):
+        if (source_env, source_path, key) in secret_references(secret["value"])[1]:
+            replacement = "${" + key + "}" if secret["folderId"] == destination_folder["id"] else new_nested
+            rewrite_value(state, secret, secret["value"].replace(old_nested, replacement))
+
+
+def route_move_secrets_v4(state, req):
+    return route_move_secrets(state, req, "projectId")
+
+
+def route_move_secrets_v3(state, req):
+    return route_move_secrets(state, req, "projectSlug")
 
 
 # ---------------------------------------------------------------------------
@@ -1679,8 +1872,16 @@ def control_project(state, body):
 
 
 def control_add_secret(state, req):
-    """Seeds a secret as given (no value transformation), creating folders as needed."""
+    """Seeds a secret as given (no value transformation), creating folders as needed. Optional:
+    `tags` (slugs), `secretMetadata` ([{key, value}]), `skipMultilineEncoding`, reminder fields."""
     body = req.body
+    tags = body.get("tags") or []
+    metadata = body.get("secretMetadata") or []
+    if not isinstance(tags, list) or not all(isinstance(t, str) and t for t in tags):
+        raise bad_request("tags must be a list of tag slugs")
+    if not isinstance(metadata, list) or not all(isinstance(m, dict) and isinstance(m.get("key"), str)
+                                                 for m in metadata):
+        raise bad_request("secretMetadata must be a list of {key, value}")
     project, environment = control_project(state, body)
     folder = state.make_folders(project, environment, body.get("secretPath", "/"))
     secret_type = body.get("type", "shared")
@@ -1691,7 +1892,10 @@ def control_add_secret(state, req):
     if existing:
         state.secrets.remove(existing)
     secret = state.add_secret(project, environment, folder, body["secretKey"], body.get("secretValue", ""),
-                              body.get("secretComment", ""), secret_type, user_id)
+                              body.get("secretComment", ""), secret_type, user_id,
+                              body.get("skipMultilineEncoding"), body.get("secretReminderNote"),
+                              body.get("secretReminderRepeatDays"), tags,
+                              [{"key": m["key"], "value": m.get("value", "")} for m in metadata])
     return 200, {"secret": secret_for_list(state, secret, secret["value"])}
 
 
@@ -1784,7 +1988,11 @@ def control_seed(state, req):
     secrets = [{"projectId": s["projectId"], "environment": s["envSlug"],
                 "secretPath": state.folder_path(state.folders[s["folderId"]]), "secretKey": s["key"],
                 "secretValue": s["value"], "secretComment": s["comment"], "type": s["type"],
-                **({"userId": s["userId"]} if s["userId"] else {})} for s in state.secrets]
+                **({"userId": s["userId"]} if s["userId"] else {}),
+                **({"tags": s["tagIds"]} if s["tagIds"] else {}),
+                **({"secretMetadata": s["metadata"]} if s["metadata"] else {}),
+                **{k: s[k] for k in ("skipMultilineEncoding", "secretReminderNote", "secretReminderRepeatDays")
+                   if s[k] is not None}} for s in state.secrets]
     imports = []
     for imp in state.imports:
         folder = state.folders[imp["folderId"]]
@@ -1823,6 +2031,8 @@ API_ROUTES = [
     ("POST", "/api/v3/secrets/raw/{secretName}", route_create_secret),
     ("PATCH", "/api/v3/secrets/raw/{secretName}", route_update_secret),
     ("DELETE", "/api/v3/secrets/raw/{secretName}", route_delete_secret),
+    ("POST", "/api/v4/secrets/move", route_move_secrets_v4),
+    ("POST", "/api/v3/secrets/move", route_move_secrets_v3),
     ("GET", "/api/v2/folders", route_v2_folders_list),
     ("POST", "/api/v2/folders", route_v2_folders_create),
     ("GET", "/api/v2/folders/{id}", route_v2_folders_get),
@@ -2003,7 +2213,7 @@ class Handler(BaseHTTPRequestHandler):
                         status, body, extra_headers = answered
                         raise _Answered()
             if handler is None:
-                raise ApiError(404, f"Route {method}:{path} not found", "Not Found")
+                raise RouteNotFound(method, self.path)
             parsed = self.parse_body(method, raw, self.headers.get("Content-Type"))
             if not path.startswith("/__test__/"):
                 self.record(state, method, template, query, raw, parsed, arrived)
