@@ -48,6 +48,14 @@ public final class InfisicalBackend: SecretBackend {
         self.includeImports = configuration.includeImports
     }
 
+    /// Seconds to wait after a refused login before the next (32 s or a
+    /// little more, at random): longer than Infisical's lockout counter
+    /// reset, so a process that is restarted after a refused login cannot
+    /// add up to a lockout either.
+    public static func waitAfterRefusedLogin() -> TimeInterval {
+        LoginBackoff.refusedWait * (1 + Double.random(in: 0...LoginBackoff.jitter))
+    }
+
     public let capabilities = BackendCapabilities(managesProjects: false, renamesFolders: true)
 
     public var status: StatusValue {

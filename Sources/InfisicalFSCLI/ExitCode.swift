@@ -26,10 +26,14 @@ public struct ExitCode: Error, Sendable, Equatable {
 public struct CommandFailure: Error, Sendable, Equatable, CustomStringConvertible {
     public let code: ExitCode
     public let message: String
+    /// Infisical refused the login (not a configuration error, not an
+    /// unreachable server): a restart loop must not log in again at once.
+    public var loginRefused = false
 
-    public init(_ code: ExitCode, _ message: String) {
+    public init(_ code: ExitCode, _ message: String, loginRefused: Bool = false) {
         self.code = code
         self.message = message
+        self.loginRefused = loginRefused
     }
 
     public var description: String { message }

@@ -76,7 +76,34 @@ struct MountCommand {
         } catch {
             readiness.failed(error)
             tellSystemd((serving ? "STOPPING=1\n" : "") + "STATUS=failed: \(error.message)")
+            if error.loginRefused, !request.readyPipe { holdExitAfterRefusedLogin(error, logger: logger) }
             throw error
+        }
+    }
+
+    /// A mount in the foreground is usually kept up by a supervisor
+    /// (systemd, Kubernetes, Docker) that restarts it within seconds, and
+    /// Infisical locks a universal-auth client ID out, for every host that
+    /// shares it, after three refused logins each less than 30 s after the
+    /// last. So a refused login holds the exit as long as a running mount
+    /// would wait before trying again; SIGINT or SIGTERM end the wait.
+    private func holdExitAfterRefusedLogin(_ failure: CommandFailure, logger: Logger) {
+        let seconds = InfisicalBackend.waitAfterRefusedLogin()
+        logger.error(failure.message)
+        logger.notice(
+            "waiting \(Int(seconds.rounded(.up))) s before exiting, so that a restart cannot log in again sooner "
+                + "and lock the identity out (SIGTERM or Ctrl-C exits now)")
+        var signals = sigset_t()
+        sigemptyset(&signals)
+        for signal in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&signals, signal) }
+        let deadline = Date().addingTimeInterval(seconds)
+        while true {
+            let left = deadline.timeIntervalSinceNow
+            guard left > 0 else { return }
+            var timeout = timespec(tv_sec: Int(left), tv_nsec: Int((left - left.rounded(.down)) * 1e9))
+            // The signals are blocked in every thread (main.swift): wait for one here.
+            if sigtimedwait(&signals, nil, &timeout) >= 0 { return }
+            if errno != EINTR { return }  // EAGAIN: the wait is over
         }
     }
 
@@ -171,7 +198,9 @@ struct MountCommand {
                 logger.warning("Infisical at \(siteURL) cannot be reached (\(failure.reason)); mounting with the offline cache")
                 return (backend, nil, offline)
             }
-            throw CommandFailure(.authenticationFailed, "cannot use Infisical at \(siteURL): \(failure.reason)")
+            throw CommandFailure(
+                .authenticationFailed, "cannot use Infisical at \(siteURL): \(failure.reason)",
+                loginRefused: [.unauthenticated, .permissionDenied].contains(failure.kind))
         }
     }
 

@@ -58,6 +58,41 @@ struct InfisicalSafetyTests {
         #expect(lines.allSatisfy { $0.contains("next attempt in") })
     }
 
+    @Test func aRefusedLoginInTheForegroundHoldsTheExitSoARestartLoopCannotLockTheIdentityOut() throws {
+        let scratch = try Scratch()
+        let server = try RestartableServer(scratch: scratch)
+        let mountpoint = try scratch.folder("mnt")
+        let logPath = scratch.path + "/refused.log"
+        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: infisicalfsBinary)
+        process.arguments = ["mount", mountpoint, "--foreground", "--backend", "infisical", "--site-url", server.siteURL]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("INFISICAL_") }
+        environment["INFISICAL_UNIVERSAL_AUTH_CLIENT_ID"] = server.clientID
+        environment["INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET"] = "stale-secret"
+        process.environment = environment
+        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        sleep(3)
+        // Still there: a supervisor that restarts it cannot log in again sooner.
+        #expect(process.isRunning)
+        let log = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+        #expect(log.contains("Invalid credentials"), "\(log)")
+        #expect(!log.contains("stale-secret"))
+        let held = log.firstMatch(of: /waiting (\d+) s before exiting/).flatMap { Int($0.1) } ?? 0
+        #expect(held >= 32 && held <= 41, "\(log)")
+        #expect(!isMounted(mountpoint))
+        // SIGTERM ends the wait at once, with the login's exit code.
+        let stopped = Date()
+        kill(process.processIdentifier, SIGTERM)
+        while process.isRunning && seconds(since: stopped) < 5 { usleep(10_000) }
+        #expect(seconds(since: stopped) < 2)
+        #expect(process.terminationStatus == 8)
+        #expect(try server.requestCounts()["POST /api/v1/auth/universal-auth/login"] == 1)
+    }
+
     @Test func namesThatCannotBeProjectsAreMissingWithoutACall() throws {
         let scratch = try Scratch()
         let server = try RestartableServer(scratch: scratch)
