@@ -143,4 +143,94 @@ struct InfisicalSafetyTests {
             #expect(free.stdout == "threeU\n0\n", "\(project): \(free.stderr)")
         }
     }
+
+    // MARK: Projects of other products
+
+    @Test(arguments: [false, true])
+    func onlySecretManagerProjectsAreShown(olderServer: Bool) throws {
+        let scratch = try Scratch()
+        let server = try RestartableServer(scratch: scratch)
+        for (slug, type) in [("keys", "kms"), ("certs", "cert-manager")] {
+            try server.control("POST", "/__test__/projects", ["slug": slug, "type": type, "members": [server.identityID]])
+        }
+        // An older server ignores ?type=: the answer's type field still tells.
+        if olderServer { try server.control("POST", "/__test__/options", ["ignoreProjectTypeQuery": true]) }
+        let mount = try server.mount(scratch)
+        defer { mount.stop() }
+        #expect(try sh("ls \"$MNT\"", in: mount).stdout == "p\n")
+        #expect(try probe("stat", mount.mountpoint + "/keys").result == "ENOENT")
+        #expect(try probe("stat", mount.mountpoint + "/certs").result == "ENOENT")
+        #expect(try probe("listdir", mount.mountpoint + "/p").value == "dev,prod,staging")
+    }
+
+    // MARK: Moves between folders
+
+    @Test(arguments: [true, false])
+    func aMoveBetweenFoldersKeepsCommentAndTags(serverHasMoveRoute: Bool) throws {
+        let scratch = try Scratch()
+        let server = try RestartableServer(scratch: scratch)
+        if !serverHasMoveRoute { try server.control("POST", "/__test__/options", ["moveRoute": false]) }
+        try server.control("POST", "/__test__/secrets", [
+            "projectSlug": "p", "secretPath": "/a", "secretKey": "K", "secretValue": "v", "secretComment": "why",
+            "tags": ["prod-db"],
+        ])
+        try server.control("POST", "/__test__/secrets", ["projectSlug": "p", "secretPath": "/b", "secretKey": "OTHER"])
+        let mount = try server.mount(scratch)
+        defer { mount.stop() }
+        try server.control("DELETE", "/__test__/requests")
+        let moved = try sh("cd \"$MNT/p/dev\" && mv a/K b/K && cat b/K && ls a b", in: mount)
+        #expect(moved.status == 0, "\(moved.stderr) \(mount.log)")
+        #expect(moved.stdout == "va:\n\nb:\nK\nOTHER\n")
+        let counts = try server.requestCounts()
+        #expect(counts["POST /api/v4/secrets/move"] == 1)
+        // One call when the server has the route: nothing created or deleted by name.
+        #expect((counts["POST /api/v3/secrets/raw/{secretName}"] ?? 0) == (serverHasMoveRoute ? 0 : 1))
+        #expect((counts["DELETE /api/v3/secrets/raw/{secretName}"] ?? 0) == (serverHasMoveRoute ? 0 : 1))
+        let attributes = try sh("getfattr -d --absolute-names -m - \"$MNT/p/dev/b/K\"", in: mount).stdout
+        #expect(attributes.contains("user.infisical.comment=\"why\""), "\(attributes)")
+        #expect(attributes.contains("user.infisical.tags=\"prod-db\""), "\(attributes)")
+        #expect(try server.stored("K", path: "/a") == nil)
+        #expect(try server.stored("K", path: "/b")?.value == "v")
+    }
+
+    // MARK: OIDC and JWT auth
+
+    /// A JWT the test server can decode (it checks the token it was given, not a signature).
+    private func jwt(_ subject: String) -> String {
+        func part(_ json: String) -> String {
+            Data(json.utf8).base64EncodedString().replacingOccurrences(of: "+", with: "-")
+                .replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+        }
+        return part(#"{"alg":"RS256","typ":"JWT"}"#) + "." + part(#"{"sub":"\#(subject)","exp":4102444800}"#) + ".c2ln"
+    }
+
+    @Test(arguments: ["oidc-auth", "jwt-auth"])
+    func aFederatedLoginRereadsItsRotatedJWTFile(method: String) throws {
+        let scratch = try Scratch()
+        let server = try RestartableServer(scratch: scratch)
+        try server.seedSecret("API_KEY", "k-1")
+        try server.control("POST", "/__test__/\(method)", ["identityId": server.identityID, "token": jwt("first")])
+        let tokenFile = scratch.path + "/jwt"
+        try (jwt("first") + "\n").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let identityVariable = method == "oidc-auth" ? "INFISICAL_OIDC_AUTH_IDENTITY_ID" : "INFISICAL_MACHINE_IDENTITY_ID"
+        var environment = [identityVariable: server.identityID, "INFISICAL_JWT_PATH": tokenFile]
+        if method == "jwt-auth" { environment["INFISICAL_AUTH_METHOD"] = "jwt-auth" }
+        let mount = try Mount(
+            scratch: scratch,
+            arguments: ["--backend", "infisical", "--site-url", server.siteURL, "--cache-ttl", "1"],
+            environment: environment)
+        defer { mount.stop() }
+        let secret = mount.mountpoint + "/p/dev/API_KEY"
+        #expect(try probe("read", secret).value == "k-1", "\(mount.log)")
+        #expect(mount.log.contains(method == "oidc-auth" ? "OIDC auth" : "JWT auth"))
+
+        // The provider issues a new token (the file is replaced), the old one stops working.
+        try server.control("POST", "/__test__/\(method)", ["identityId": server.identityID, "token": jwt("second")])
+        try jwt("second").write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        try server.control("POST", "/__test__/tokens/expire")
+        try server.seedSecret("API_KEY", "k-2")
+        sleep(2)
+        #expect(try probe("read", secret).value == "k-2")
+        #expect(!mount.log.contains(jwt("second")) && !mount.log.contains(jwt("first")))
+    }
 }
