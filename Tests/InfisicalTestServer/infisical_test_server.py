@@ -2,10 +2,14 @@
 """A loopback stand-in for the Infisical HTTP API, for infisicalfs's tests.
 
 Behaves like the real API for the calls infisicalfs makes: universal-auth
-login, the cloud logins (AWS IAM, GCP, Azure, Kubernetes), token renew/revoke, projects, `/api/v3/secrets/raw`, and folders
-(`/api/v2/folders`, deprecated `/api/v1/folders`). Facts come from
-`shared/reference/infisical-api.md`; comments cite its sections as "§n". The
-server is itself held to the official Python SDKs by test_sdk_conformance.py.
+login (with its lockout), the cloud logins (AWS IAM, GCP, Azure, Kubernetes),
+OIDC and JWT logins, token renew/revoke, projects (of every type),
+`/api/v3/secrets/raw`, secret moves, and folders (`/api/v2/folders`, deprecated
+`/api/v1/folders`), with read permissions when a test sets some. Facts come
+from `shared/reference/infisical-api.md` (cited "§n") and
+`shared/reference/infisical-events-and-limits.md` ("events-and-limits §n"); past
+them, from the real server's source, named in the comments. The server is
+itself held to the official Python SDKs by the tests beside it.
 
     python3 infisical_test_server.py --port 0 [--host 127.0.0.1]
         [--tls-cert CERT --tls-key KEY] [--seed seed.json]
@@ -265,6 +269,7 @@ class State:
         self.aws_keys = {}        # AWS access key id -> {secretAccessKey, sessionToken, account, arn, userId}
         self.lockouts = {}        # (identityId, clientId) -> {"failedAttempts", "lockedOut", "expiresAt"}
         self.options = dict(DEFAULT_OPTIONS)
+        self.permissions = []     # read-deny rules: {id, identityId, projectId, environment, secretPath, deny}
         self.times_locked = {}    # (identityId, clientId) -> how often a lockout began (never reset but by reset)
 
     # -- identities and tokens (§3) ----------------------------------------
@@ -496,6 +501,8 @@ class State:
             "imports": self.imports,
             "faults": self.faults,
             "requests": self.request_counts,
+            "options": self.options,
+            "permissions": self.permissions,
         }
 
 
@@ -1266,31 +1273,103 @@ def rewrite_value(state, secret, new_value):
         state.touch(secret)      # the real server writes a new version of each secret it rewrites
 
 
-def expand_value(state, project, env_slug, folder, value, depth=0):
-    """`${KEY}` (same env and path) and `${env.a.b.KEY}` references. Unresolvable references
-    are left as they are [U]."""
-    if depth > 5 or "${" not in value:
+# ---------------------------------------------------------------------------
+# Read permissions (POST /__test__/permissions) and reference expansion
+# ---------------------------------------------------------------------------
+
+HIDDEN_VALUE = "<hidden-by-infisical>"          # §4.1 (INFISICAL_SECRET_VALUE_HIDDEN_MASK)
+READ_ACTIONS = ("read", "describeSecret", "readValue")
+ALL_SECRET_ACTIONS = ["read", "describeSecret", "readValue", "create", "edit", "delete"]
+
+
+def path_matches(pattern, path):
+    """An exact folder path, or a glob ending in `/**` (that folder and all below it, as picomatch
+    matches `$glob` conditions on `secretPath`)."""
+    if pattern.endswith("/**"):
+        base = pattern[:-3] or "/"
+        return base == "/" or path == base or path.startswith(base + "/")
+    return remove_trailing_slash(pattern) == path
+
+
+def denying_rule(state, actor, project, environment, path, action):
+    """The caller's deny rule that takes `action` ("describeSecret" or "readValue") away for secrets
+    in `environment` at `path`, or None. A rule denying "read" takes both (the legacy action)."""
+    for rule in state.permissions:
+        if rule["identityId"] == actor["identityId"] and rule["projectId"] == project["id"] \
+                and rule["environment"] == environment and path_matches(rule["secretPath"], path) \
+                and (action in rule["deny"] or "read" in rule["deny"]):
+            return rule
+    return None
+
+
+def can(state, actor, project, environment, path, action):
+    return denying_rule(state, actor, project, environment, path, action) is None
+
+
+def permission_denied(state, actor, project, action):
+    """A CASL ForbiddenError as the error handler shapes it (server/plugins/error-handler.ts):
+    403 `PermissionDenied` "You are not allowed to <action> on secrets", details = the rules for that
+    action (here: the caller's deny rules, then the allow-all role it stands against)."""
+    details = [{"action": list(rule["deny"]), "inverted": True, "subject": "secrets",
+                "conditions": {"environment": {"$eq": rule["environment"]},
+                               "secretPath": {"$glob": rule["secretPath"]}}}
+               for rule in reversed(state.permissions)
+               if rule["identityId"] == actor["identityId"] and rule["projectId"] == project["id"]
+               and (action in rule["deny"] or "read" in rule["deny"])]
+    details.append({"action": ALL_SECRET_ACTIONS, "inverted": False, "subject": "secrets"})
+    return ApiError(403, f"You are not allowed to {action} on secrets", "PermissionDenied", details=details)
+
+
+def format_multi_value_env(value):
+    """secret-reference-fns.ts formatMultiValueEnv: an expansion of a secret with
+    skipMultilineEncoding that spans lines is quoted, its newlines written as `\n`."""
+    if not value:
+        return ""
+    return '"' + value.replace("\n", "\\n") + '"' if "\n" in value else value
+
+
+def expand_secret(state, actor, project, value, environment, path, key, skip_multiline=None):
+    """expandSecretReferencesFactory / recursivelyExpandSecret of secret-reference-fns.ts
+    (Infisical/infisical backend/src/services/secret-v2-bridge/): `${KEY}` is looked up in the folder
+    of the value that holds it, `${env.a.b.KEY}` in that environment and path; references are
+    followed up to depth 10, not around a cycle; a missing folder or secret counts as "" and leaves
+    the reference as it is. Before each look-up the caller's readValue permission there is checked:
+    denied ⇒ ForbiddenRequestError (403 `ForbiddenError`) naming both secrets."""
+    if not value or not REFERENCE.search(value):
         return value
+    expanded = value
+    stack = [(value, environment, path, 0, {(environment, path, key)})]
+    while stack:
+        current, env, folder_path, depth, visited = stack.pop()
+        if depth > 10:
+            continue
+        for match in REFERENCE.finditer(current or ""):
+            entities = match.group(1).strip().split(".")
+            if len(entities) == 1:
+                ref_env, ref_path, ref_key = env, folder_path, entities[0]
+            else:
+                ref_env, ref_path, ref_key = nested_reference(match.group(1).strip())
+            ref_environment = state.environment(project, ref_env)
+            ref_folder = state.folder_at(ref_environment, ref_path) if ref_environment else None
+            target = state.find_secret(ref_folder["id"], ref_key, "shared", None) if ref_folder else None
+            ref_value = target["value"] if target else ""
+            if not can(state, actor, project, ref_env, ref_path, "readValue"):
+                raise ApiError(403, f"You do not have permission to read secret '{ref_key}' in environment "
+                                    f"'{ref_env}' at path '{ref_path}', which is referenced by secret '{key}' in "
+                                    f"environment '{environment}' at path '{path}'.", "ForbiddenError")
+            ref_id = (ref_env, ref_path, ref_key)
+            if REFERENCE.search(ref_value) and ref_id not in visited:
+                stack.append((ref_value, ref_env, ref_path, depth + 1, visited | {ref_id}))
+            if ref_value:
+                expanded = expanded.replace(match.group(0), ref_value)
+    return format_multi_value_env(expanded) if skip_multiline else expanded
 
-    def replace(match):
-        parts = [p.strip() for p in match.group(1).split(".")]
-        if len(parts) == 1:
-            ref_env, ref_folder, key = state.environment(project, env_slug), folder, parts[0]
-        else:
-            ref_env = state.environment(project, parts[0])
-            ref_folder = state.folder_at(ref_env, "/" + "/".join(parts[1:-1])) if ref_env else None
-            key = parts[-1]
-        if ref_env is None or ref_folder is None:
-            return match.group(0)
-        target = state.find_secret(ref_folder["id"], key, "shared", None)
-        if target is None:
-            return match.group(0)
-        return expand_value(state, project, ref_env["slug"], ref_folder, target["value"], depth + 1)
 
-    return REFERENCE.sub(replace, value)
-
-
-def list_imports(state, project, folder, expand):
+def list_imports(state, actor, project, folder, view):
+    """fnSecretsV2FromImports (secret-import-fns.ts): each import's secrets the caller may see
+    (describe, and readValue when values are shown), values hidden unless shown; a list always expands
+    them, whatever `expandSecretReferences` says, and an expansion that fails leaves the value as
+    stored (the failures are settled, not thrown)."""
     result = []
     for imp in [i for i in state.imports if i["folderId"] == folder["id"]]:
         environment = state.environment(project, imp["importEnv"])
@@ -1298,22 +1377,36 @@ def list_imports(state, project, folder, expand):
         secrets = []
         if source is not None:
             for secret in state.secrets_in(source["id"], "shared"):
-                value = expand_value(state, project, environment["slug"], source, secret["value"]) \
-                    if expand else secret["value"]
-                secrets.append(secret_for_import(state, secret, value))
+                if not can(state, actor, project, imp["importEnv"], imp["importPath"], "describeSecret") or \
+                        (view and not can(state, actor, project, imp["importEnv"], imp["importPath"], "readValue")):
+                    continue
+                value = secret["value"] if view else HIDDEN_VALUE
+                if view:
+                    try:
+                        value = expand_secret(state, actor, project, value, imp["importEnv"], imp["importPath"],
+                                              secret["key"], secret["skipMultilineEncoding"])
+                    except ApiError:
+                        pass
+                item = secret_for_import(state, secret, value)
+                item["secretValueHidden"] = not view
+                secrets.append(item)
         result.append({"secretPath": imp["importPath"], "environment": imp["importEnv"],
                        "folderId": source["id"] if source else None, "secrets": secrets})
     return result
 
 
 def route_list_secrets(state, req):
-    """§4.2 list."""
+    """§4.2 list, as secret-v2-bridge-service.ts `getSecrets`: secrets the caller may not describe
+    are left out; with values shown, a secret of the listed folder whose value it may not read is
+    a 403 PermissionDenied (readValue), one of a subfolder is left out; then references are
+    expanded, and any expansion refused makes the whole list a 403 `ForbiddenError` "Failed to
+    expand one or more secret references" with each refusal in `details`."""
     authenticate(state, req)
     issues = Issues()
     recursive = bool_query(req.query, "recursive", issues)
     include_imports = bool_query(req.query, "include_imports", issues)
     expand = bool_query(req.query, "expandSecretReferences", issues)
-    bool_query(req.query, "viewSecretValue", issues, default=True)
+    view = bool_query(req.query, "viewSecretValue", issues, default=True)
     issues.raise_if_any()
     path = secret_path_of(req.query, issues)
     project = read_project(state, req, req.query)
@@ -1327,24 +1420,48 @@ def route_list_secrets(state, req):
     if folder is None:
         raise not_found(f"Folder with path '{path}' in environment '{env_slug}' was not found. Please ensure "
                         "the environment slug and secret path is correct.", "SecretPathNotFound")
-    user_id = req.actor["userId"]
+    actor, user_id = req.actor, req.actor["userId"]
     folders = state.descendants(folder) if recursive else [folder]
-    secrets = []
+    listed = []
     for f in folders:
+        folder_path = state.folder_path(f)
         for secret in state.secrets_in(f["id"], user_id=user_id):
-            value = expand_value(state, project, env_slug, f, secret["value"]) if expand else secret["value"]
-            secrets.append(secret_for_list(state, secret, value))
-    imports = list_imports(state, project, folder, expand) if include_imports else []
-    return 200, {"secrets": secrets, "imports": imports}
+            if not can(state, actor, project, env_slug, folder_path, "describeSecret"):
+                continue
+            if view and not can(state, actor, project, env_slug, folder_path, "readValue"):
+                if folder_path != path:
+                    continue
+                raise permission_denied(state, actor, project, "readValue")
+            hidden = not view and not (secret["type"] == "personal" and secret["userId"] == user_id)
+            item = secret_for_list(state, secret, HIDDEN_VALUE if hidden else secret["value"])
+            item["secretValueHidden"] = hidden
+            listed.append((secret, folder_path, item))
+    if expand:
+        refusals = []
+        for secret, folder_path, item in listed:
+            try:
+                item["secretValue"] = expand_secret(state, actor, project, item["secretValue"], env_slug,
+                                                    folder_path, secret["key"], secret["skipMultilineEncoding"])
+            except ApiError as refusal:
+                refusals.append(refusal.message)
+        if refusals:
+            raise ApiError(403, "Failed to expand one or more secret references", "ForbiddenError",
+                           details=refusals)
+    imports = list_imports(state, actor, project, folder, view) if include_imports else []
+    return 200, {"secrets": [item for _, _, item in listed], "imports": imports}
 
 
 def route_get_secret(state, req):
-    """§4.3 get; §4.8: exact `type`, personal only for the calling user."""
+    """§4.3 get; §4.8: exact `type`, personal only for the calling user. As `getSecretByName`: the
+    caller must be able to describe secrets of the folder (else 403 PermissionDenied, even for a
+    missing name); imports are searched among what it may describe; the expansion's refusal is the
+    answer (403 `ForbiddenError`); then, values shown, a value it may not read is 403
+    `ForbiddenReadSecretError`."""
     authenticate(state, req)
     issues = Issues()
     include_imports = bool_query(req.query, "include_imports", issues)
     expand = bool_query(req.query, "expandSecretReferences", issues)
-    bool_query(req.query, "viewSecretValue", issues, default=True)
+    view = bool_query(req.query, "viewSecretValue", issues, default=True)
     secret_type = enum_field(req.query, "type", ["shared", "personal"], issues, "shared")
     version = req.query.get("version")
     if version is not None:
@@ -1363,17 +1480,18 @@ def route_get_secret(state, req):
         raise bad_request("You must provide workspaceSlug or workspaceId")
     name = js_trim(req.params["secretName"])
     environment, folder = resolve_folder_for_secret(state, project, env_slug, path)
-    user_id = req.actor["userId"] if req.actor["actorType"] == "user" else None
+    actor = req.actor
+    user_id = actor["userId"] if actor["actorType"] == "user" else None
     secret = state.find_secret(folder["id"], name, secret_type, user_id)
-    source_env, source_folder = environment, folder
+    if not can(state, actor, project, env_slug, path, "describeSecret"):
+        raise permission_denied(state, actor, project, "describeSecret")
     if secret is None and include_imports and secret_type == "shared":
         for imp in reversed([i for i in state.imports if i["folderId"] == folder["id"]]):   # last import first
             imp_env = state.environment(project, imp["importEnv"])
             imp_folder = state.folder_at(imp_env, imp["importPath"]) if imp_env else None
             found = state.find_secret(imp_folder["id"], name, "shared", None) if imp_folder else None
-            if found:
-                secret, source_env, source_folder = found, imp_env, imp_folder
-                break
+            if found and can(state, actor, project, imp["importEnv"], imp["importPath"], "describeSecret"):
+                return 200, {"secret": imported_secret(state, actor, project, found, imp, view, expand)}
     if secret is None:
         raise not_found(f"Secret with name '{name}' not found")
     value, comment, shown_version = secret["value"], secret["comment"], secret["version"]
@@ -1384,12 +1502,36 @@ def route_get_secret(state, req):
             raise not_found(f"Secret with name '{name}' and version {version} not found")
         value, comment, shown_version = old["value"], old["comment"], old["version"]
         item_source = {**secret, "updatedAt": old["updatedAt"]}
-    if expand:
-        value = expand_value(state, project, source_env["slug"], source_folder, value)
-    item = secret_base(state, item_source, value=value, comment=comment, version=shown_version)
-    item.update({"secretValueHidden": False, "secretPath": state.folder_path(source_folder),
+    if expand and view:
+        value = expand_secret(state, actor, project, value, env_slug, path, secret["key"],
+                              secret["skipMultilineEncoding"])
+    if view and secret_type != "personal" and not can(state, actor, project, env_slug, path, "readValue"):
+        raise ApiError(403, f"You do not have permission to view secret value on secret with name '{name}'",
+                       "ForbiddenReadSecretError")
+    item = secret_base(state, item_source, value=value if view else HIDDEN_VALUE, comment=comment,
+                       version=shown_version)
+    item.update({"secretValueHidden": not view, "secretPath": path,
                  "tags": secret_tags(secret), "secretMetadata": secret_metadata(secret)})
     return 200, {"secret": item}
+
+
+def imported_secret(state, actor, project, secret, imp, view, expand):
+    """A get answered from an import: readValue checked there (403 `ForbiddenReadSecretError` "… secret
+    import value …"), the expansion's refusal swallowed as in fnSecretsV2FromImports."""
+    value = secret["value"] if view else HIDDEN_VALUE
+    if view and expand:
+        try:
+            value = expand_secret(state, actor, project, value, imp["importEnv"], imp["importPath"], secret["key"],
+                                  secret["skipMultilineEncoding"])
+        except ApiError:
+            pass
+    if view and not can(state, actor, project, imp["importEnv"], imp["importPath"], "readValue"):
+        raise ApiError(403, "You do not have permission to view secret import value on secret with name "
+                            f"'{secret['key']}'", "ForbiddenReadSecretError")
+    item = secret_base(state, secret, value=value)
+    item.update({"secretValueHidden": not view, "secretPath": imp["importPath"], "tags": secret_tags(secret),
+                 "secretMetadata": secret_metadata(secret)})
+    return item
 
 
 def check_secret_name_chars(name, issues, field_name):
@@ -1450,6 +1592,18 @@ def optional_write_fields(body, issues):
     return fields
 
 
+def validate_references(state, actor, project, environment, path, value):
+    """$validateSecretReferences (secret-v2-bridge-service.ts): each referenced secret that exists must be
+    one the caller may describe, else 403 PermissionDenied (describeSecret). Missing ones pass."""
+    local, nested = secret_references(value)
+    for ref_env, ref_path, ref_key in [(environment, path, k) for k in local] + nested:
+        ref_environment = state.environment(project, ref_env)
+        ref_folder = state.folder_at(ref_environment, ref_path) if ref_environment else None
+        if ref_folder and state.find_secret(ref_folder["id"], ref_key, "shared", None) \
+                and not can(state, actor, project, ref_env, ref_path, "describeSecret"):
+            raise permission_denied(state, actor, project, "describeSecret")
+
+
 def metadata_of(extra):
     entries = extra["secretMetadata"]
     return None if entries is None else [{"key": js_trim(m["key"]), "value": js_trim(m.get("value", ""))}
@@ -1472,6 +1626,8 @@ def route_create_secret(state, req):
         # secret-v2-bridge-service.ts `createSecret`: the newest server says "Secret already exists";
         # older revisions (e.g. commit 0174d361) said "Secret already exist" (option legacyExistMessages).
         raise bad_request("Secret already exist" if state.options["legacyExistMessages"] else "Secret already exists")
+    validate_references(state, req.actor, project, environment["slug"], state.folder_path(folder),
+                        transform_value(value))
     secret = state.add_secret(project, environment, folder, name, transform_value(value), comment or "",
                               secret_type, user_id, extra["skipMultilineEncoding"], extra["secretReminderNote"],
                               extra["secretReminderRepeatDays"], extra["tagIds"], metadata_of(extra))
@@ -1502,6 +1658,9 @@ def route_update_secret(state, req):
             raise bad_request("Secret with the new name already " +
                               ("exist" if state.options["legacyExistMessages"] else "exists"))
     stored_value = transform_value(value) if value is not None else None
+    if stored_value:
+        validate_references(state, req.actor, project, environment["slug"], state.folder_path(folder),
+                            stored_value)
     if stored_value is not None:
         secret["value"] = stored_value
     if comment is not None:
@@ -1611,6 +1770,10 @@ def route_move_secrets(state, req, project_key):
                                                               "Destination")
     wanted = set(secret_ids)
     sources = [s for s in state.secrets if s["type"] == "shared" and s["id"] in wanted]
+    if sources:   # checked per source secret (delete, readValue, describeSecret) at the body's source folder
+        for action in ("readValue", "describeSecret"):
+            if not can(state, req.actor, project, source_env, source_path, action):
+                raise permission_denied(state, req.actor, project, action)
     if len(sources) != len(secret_ids):
         raise bad_request("Invalid secrets")
     at_destination = {}
@@ -1840,6 +2003,34 @@ def control_reset(state, req):
     return 200, {"ok": True}
 
 
+def control_permissions(state, req):
+    """POST adds a read-deny rule for an identity in a project: `{identityId, projectId | projectSlug,
+    environment, secretPath (a folder path, or a glob ending in /**), deny: ["read" | "describeSecret" |
+    "readValue", ...]}` ("read" = both). GET lists them, DELETE clears them (reset does too)."""
+    if req.method == "GET":
+        return 200, {"permissions": state.permissions}
+    if req.method == "DELETE":
+        state.permissions = []
+        return 200, {"ok": True}
+    body = req.body
+    project = state.projects.get(body.get("projectId") or "") or state.project_by_slug(body.get("projectSlug") or "")
+    if project is None:
+        raise not_found("Project not found")
+    deny = body.get("deny")
+    if not isinstance(deny, list) or not deny or any(a not in READ_ACTIONS for a in deny):
+        raise bad_request(f"deny must be a non-empty list of {', '.join(READ_ACTIONS)}")
+    environment, secret_path = body.get("environment"), body.get("secretPath", "/")
+    if not isinstance(environment, str) or not environment or not isinstance(secret_path, str) \
+            or not secret_path.startswith("/"):
+        raise bad_request("environment (a slug) and secretPath (starting with /) are required")
+    if not isinstance(body.get("identityId"), str) or body["identityId"] not in state.identities:
+        raise not_found("identity not found")
+    rule = {"id": str(uuid.uuid4()), "identityId": body["identityId"], "projectId": project["id"],
+            "environment": environment, "secretPath": secret_path, "deny": list(deny)}
+    state.permissions.append(rule)
+    return 200, rule
+
+
 def control_options(state, req):
     """POST: sets some of DEFAULT_OPTIONS (booleans); GET: shows them. Reset restores the defaults."""
     if req.method == "POST":
@@ -2047,6 +2238,9 @@ API_ROUTES = [
 CONTROL_ROUTES = [
     ("POST", "/__test__/reset", control_reset),
     ("POST", "/__test__/options", control_options),
+    ("POST", "/__test__/permissions", control_permissions),
+    ("GET", "/__test__/permissions", control_permissions),
+    ("DELETE", "/__test__/permissions", control_permissions),
     ("GET", "/__test__/options", control_options),
     ("POST", "/__test__/identities", control_add_identity),
     ("POST", "/__test__/client-secrets", control_client_secret),
