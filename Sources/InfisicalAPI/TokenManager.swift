@@ -119,14 +119,15 @@ final class TokenManager: Sendable {
     /// and returns it marked as logged.
     private func recordFailure(_ error: BackendError) -> BackendError {
         let time = now()
-        let (wait, failures) = backoff.withLock { backoff in
-            (backoff.recordFailure(error, at: time, jitter: Double.random(in: 0...LoginBackoff.jitter)), backoff.failures)
+        let (wait, failures, kind) = backoff.withLock { backoff in
+            let wait = backoff.recordFailure(error, at: time, jitter: Double.random(in: 0...LoginBackoff.jitter))
+            return (wait, backoff.failures, backoff.lastFailure?.kind ?? error.kind)
         }
         let what = canLogIn ? "login with \(credentials.methodName)" : "the access token"
         logger.warning(
             "\(what) failed (\(error.reason)); next attempt in \(Int(wait.rounded(.up))) s"
                 + (failures > 1 ? " (\(failures) failures in a row)" : ""))
-        return BackendError(error.kind, error.reason, alreadyLogged: true)
+        return BackendError(kind, error.reason, alreadyLogged: true)
     }
 
     /// Renew when 80% of the lifetime has passed, or less than a minute is left.
@@ -265,7 +266,15 @@ struct LoginBackoff: Sendable, Equatable {
             }
         let stretched = wait * (1 + min(max(jitter, 0), Self.jitter))
         nextAttempt = time.addingTimeInterval(stretched)
-        lastFailure = Failure(kind: error.kind, reason: error.reason, at: time, cause: cause)
+        // What every call fails with meanwhile: not logged in (EACCES), or
+        // the server out of reach (EIO); never the login route's own 404 or
+        // 422, which would read as a missing file or a bad name.
+        let kind: BackendError.Kind =
+            switch cause {
+            case .refused, .lockedOut: .unauthenticated
+            case .unreachable: error.kind == .timedOut ? .timedOut : .unavailable
+            }
+        lastFailure = Failure(kind: kind, reason: error.reason, at: time, cause: cause)
         return stretched
     }
 

@@ -122,6 +122,24 @@ struct LoginBackoffTests {
         #expect(secondsToNextAttempt(infisical, clock) == nil)
     }
 
+    @Test func aLoginRouteThatIsMissingIsARefusalNotAMissingFile() throws {
+        // An identity without this auth method: 404 from the login route.
+        let clock = TestClock()
+        let stub = StubTransport { _ throws(HTTPError) in
+            errorBody(404, "NotFound", "OIDC auth method not found for identity, did you configure OIDC auth?")
+        }
+        let infisical = backend(stub, clock, credentials: .oidcAuth(identityID: "i", jwt: .value("e")))
+        for _ in 0..<2 {
+            do {
+                _ = try infisical.getSecret("A", in: SecretLocation(projectID: "p", environment: "dev", path: .root))
+                Issue.record("no error")
+            } catch let error as BackendError {
+                #expect(error.kind == .unauthenticated)
+            }
+        }
+        #expect(stub.requests.count == 1)
+    }
+
     @Test func anUnreachableServerIsTriedAgainSoonAndFailsAsUnavailable() throws {
         let clock = TestClock()
         let stub = StubTransport { _ throws(HTTPError) in throw HTTPError(kind: .cannotConnect, message: "refused") }
