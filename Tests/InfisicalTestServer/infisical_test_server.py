@@ -1328,14 +1328,22 @@ def format_multi_value_env(value):
     return '"' + value.replace("\n", "\\n") + '"' if "\n" in value else value
 
 
+# What an expansion recognises as a reference. Infisical's own API tests
+# (tests/suites/secretmanager/secrets/reference_test.go, TestSecretReference_Expand) pin the newest
+# server: `${MY KEY}` resolves a name with a space, `${ KEY }` stays literal (no trimming), a missing
+# secret, folder or environment stays literal, an existing empty value expands to "". (The Node
+# expander at secret-reference-fns.ts 58d2a53 matched only [a-zA-Z0-9-_.] and left empty values.)
+EXPANSION_REFERENCE = re.compile(r"\$\{([^{}]+)\}")
+
+
 def expand_secret(state, actor, project, value, environment, path, key, skip_multiline=None):
     """expandSecretReferencesFactory / recursivelyExpandSecret of secret-reference-fns.ts
     (Infisical/infisical backend/src/services/secret-v2-bridge/): `${KEY}` is looked up in the folder
     of the value that holds it, `${env.a.b.KEY}` in that environment and path; references are
-    followed up to depth 10, not around a cycle; a missing folder or secret counts as "" and leaves
-    the reference as it is. Before each look-up the caller's readValue permission there is checked:
-    denied ⇒ ForbiddenRequestError (403 `ForbiddenError`) naming both secrets."""
-    if not value or not REFERENCE.search(value):
+    followed up to depth 10 (a 12-long chain resolves, a 13-long one does not), not around a cycle.
+    Before each look-up the caller's readValue permission there is checked: denied ⇒
+    ForbiddenRequestError (403 `ForbiddenError`) naming both secrets, whether the target exists or not."""
+    if not value or not EXPANSION_REFERENCE.search(value):
         return value
     expanded = value
     stack = [(value, environment, path, 0, {(environment, path, key)})]
@@ -1343,12 +1351,12 @@ def expand_secret(state, actor, project, value, environment, path, key, skip_mul
         current, env, folder_path, depth, visited = stack.pop()
         if depth > 10:
             continue
-        for match in REFERENCE.finditer(current or ""):
-            entities = match.group(1).strip().split(".")
+        for match in EXPANSION_REFERENCE.finditer(current or ""):
+            entities = match.group(1).split(".")
             if len(entities) == 1:
                 ref_env, ref_path, ref_key = env, folder_path, entities[0]
             else:
-                ref_env, ref_path, ref_key = nested_reference(match.group(1).strip())
+                ref_env, ref_path, ref_key = nested_reference(match.group(1))
             ref_environment = state.environment(project, ref_env)
             ref_folder = state.folder_at(ref_environment, ref_path) if ref_environment else None
             target = state.find_secret(ref_folder["id"], ref_key, "shared", None) if ref_folder else None
@@ -1358,9 +1366,9 @@ def expand_secret(state, actor, project, value, environment, path, key, skip_mul
                                     f"'{ref_env}' at path '{ref_path}', which is referenced by secret '{key}' in "
                                     f"environment '{environment}' at path '{path}'.", "ForbiddenError")
             ref_id = (ref_env, ref_path, ref_key)
-            if REFERENCE.search(ref_value) and ref_id not in visited:
+            if EXPANSION_REFERENCE.search(ref_value) and ref_id not in visited:
                 stack.append((ref_value, ref_env, ref_path, depth + 1, visited | {ref_id}))
-            if ref_value:
+            if target is not None:
                 expanded = expanded.replace(match.group(0), ref_value)
     return format_multi_value_env(expanded) if skip_multiline else expanded
 

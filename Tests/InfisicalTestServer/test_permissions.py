@@ -237,3 +237,49 @@ class TestScopeAndControls:
         # The Rust core passes the body on: "Received error message from server: (status 403 Forbidden), {…}".
         assert "status 403" in str(raised.value) and EXPAND_FAILED in str(raised.value)
         assert refusal("DB_PASS", "prod", "/private", "URL") in str(raised.value)
+
+
+class TestExpansionRules:
+    """The expansion rules Infisical's own API tests pin (tests/suites/secretmanager/secrets/
+    reference_test.go, TestSecretReference_Expand), read through infisical_sdk (which expands)."""
+
+    def test_what_expands_and_what_stays_literal(self, world, api, pysdk):
+        pid = world["project"]["id"]
+        seeds = [("dev", "/", "HELLO", "world"), ("dev", "/", "GREETING", "hello ${HELLO}"),
+                 ("dev", "/deep/nested", "NESTED_KEY", "nested"), ("prod", "/", "PROD_KEY", "prod"),
+                 ("dev", "/", "COMBINED", "${dev.deep.nested.NESTED_KEY}+${prod.PROD_KEY}"),
+                 ("dev", "/", "HOST", "db"), ("dev", "/", "PORT", "5432"),
+                 ("dev", "/", "URL", "${HOST}:${PORT}/${HOST}"),
+                 ("dev", "/", "C", "end"), ("dev", "/", "B", "${C}"), ("dev", "/", "A", "${B}"),
+                 ("dev", "/", "EMPTY", ""), ("dev", "/", "BRACKETED", "[${EMPTY}]"),
+                 ("dev", "/", "MY KEY", "spaced"), ("dev", "/", "REF", "${MY KEY}"),
+                 ("dev", "/", "PASSWORD", "p$&ss$1$$"), ("dev", "/", "DSN", "user:${PASSWORD}@db"),
+                 ("dev", "/", "DANGLING", "${MISSING} ${dev.nope.KEY} ${qa.KEY}"),
+                 ("dev", "/", "PADDED", "${ HELLO }"), ("dev", "/", "X", "${Y}"), ("dev", "/", "Y", "${X}")]
+        for environment, path, key, value in seeds:
+            api.seed_secret(pid, key, value, environment=environment, path=path)
+        api.seed_secret(pid, "PEM", "line1\nline2")
+        api.seed_secret(pid, "PEM_REF", "${PEM}", skipMultilineEncoding=True)
+        got = {s.secretKey: s.secretValue for s in listing(pysdk, pid).secrets}
+        expected = {"GREETING": "hello world", "COMBINED": "nested+prod", "URL": "db:5432/db", "A": "end",
+                    "BRACKETED": "[]", "REF": "spaced", "DSN": "user:p$&ss$1$$@db",
+                    "DANGLING": "${MISSING} ${dev.nope.KEY} ${qa.KEY}", "PADDED": "${ HELLO }",
+                    "PEM_REF": '"line1\\nline2"'}
+        for key, value in expected.items():
+            assert got[key] == value, key
+            single = pysdk.secrets.get_secret_by_name(secret_name=key, environment_slug="dev", secret_path="/",
+                                                      project_id=pid)
+            assert single.secretValue == value, key                         # a get agrees with the list
+        assert "${" in got["X"]                                              # a cycle stays a reference
+        raw = pysdk.secrets.get_secret_by_name(secret_name="GREETING", environment_slug="dev", secret_path="/",
+                                               project_id=pid, expand_secret_references=False)
+        assert raw.secretValue == "hello ${HELLO}"
+
+    def test_chains_stop_at_depth_ten(self, world, api, pysdk):
+        pid = world["project"]["id"]
+        for prefix, length in (("WITHIN", 12), ("BEYOND", 13)):
+            api.seed_secret(pid, f"{prefix}{length}", "end")
+            for i in range(length - 1, 0, -1):
+                api.seed_secret(pid, f"{prefix}{i}", "${" + f"{prefix}{i + 1}" + "}")
+        got = {s.secretKey: s.secretValue for s in listing(pysdk, pid).secrets}
+        assert (got["WITHIN1"], got["BEYOND1"]) == ("end", "${BEYOND13}")
