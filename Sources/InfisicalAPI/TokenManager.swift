@@ -189,7 +189,11 @@ final class TokenManager: Sendable {
     private func token(from response: LoginResponse, loggedInAt time: Date) -> Token {
         // expiresIn 0 means a token that does not expire; so does a max TTL of 0.
         let expiresAt = response.expiresIn.flatMap { $0 > 0 ? time.addingTimeInterval($0) : nil }
-        let renewableUntil = response.accessTokenMaxTTL.flatMap { $0 > 0 ? time.addingTimeInterval($0) : nil }
+        // A little early (5 %, at most a minute): the server counts from when
+        // it made the token, before its answer reached this host.
+        let renewableUntil = response.accessTokenMaxTTL.flatMap { maxTTL in
+            maxTTL > 0 ? time.addingTimeInterval(maxTTL - min(60, maxTTL * 0.05)) : nil
+        }
         return Token(value: response.accessToken, obtainedAt: time, expiresAt: expiresAt, renewableUntil: renewableUntil)
     }
 

@@ -91,8 +91,10 @@ struct CacheTests {
         defer { mount.stop() }
         let server = backend.server!
         try server.control("DELETE", "/__test__/requests")
-        // A shell probing the root: the kernel keeps the miss 1 s, the cache for cache_ttl.
-        let probe = "stat \"$MNT/.git\" 2>/dev/null; stat \"$MNT/.git/HEAD\" 2>/dev/null; true"
+        // A name that could be a project (a slug) but is not: the kernel keeps
+        // the miss 1 s, the cache for cache_ttl. (Names that cannot be
+        // projects, such as `.git`, cost no call at all: InfisicalSafetyTests.)
+        let probe = "stat \"$MNT/nope\" 2>/dev/null; stat \"$MNT/nope/HEAD\" 2>/dev/null; true"
         _ = try sh(probe, in: mount)
         let first = try server.control("GET", "/__test__/requests") as? [String: Int] ?? [:]
         usleep(1_200_000)
