@@ -8,19 +8,24 @@ struct ErrorBody: Decodable {
     let message: String?
     let error: String?
 
-    private enum CodingKeys: String, CodingKey { case reqId, message, error }
+    private enum CodingKeys: String, CodingKey { case reqId, message, error, details }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         reqId = try? container.decode(String.self, forKey: .reqId)
         error = try? container.decode(String.self, forKey: .error)
-        if let text = try? container.decode(String.self, forKey: .message) {
-            message = text
+        var text: String?
+        if let plain = try? container.decode(String.self, forKey: .message) {
+            text = plain
         } else if let issues = try? container.decode([Issue].self, forKey: .message) {
-            message = issues.compactMap(\.message).joined(separator: "; ")
-        } else {
-            message = nil
+            text = issues.compactMap(\.message).joined(separator: "; ")
         }
+        // Sentences that say which (a refused expansion names each reference
+        // the identity may not read); a 403's permission rules are objects, left out.
+        if let details = try? container.decode([String].self, forKey: .details), !details.isEmpty {
+            text = [text, details.prefix(3).joined(separator: " ")].compactMap { $0 }.joined(separator: ": ")
+        }
+        message = text
     }
 
     private struct Issue: Decodable { let message: String? }

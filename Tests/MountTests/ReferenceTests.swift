@@ -219,6 +219,45 @@ struct ReferenceTests {
         #expect(try sh("ls -l \"$MNT/p/dev\" >/dev/null; cat \"$MNT/p/dev/A\"", in: mount).stdout == "z")
     }
 
+    /// Infisical refuses a whole listing (403 "Failed to expand one or more
+    /// secret references") when one value in it references a secret the
+    /// identity may not read, and a get of that value likewise.
+    @Test func aReferenceTheIdentityMayNotReadMakesTheFolderUnreadableWithExpansion() throws {
+        let scratch = try Scratch()
+        let backend = try seededBackend(scratch)
+        let server = backend.server!
+        for (environment, path, key, value) in [
+            ("prod", "/vault", "K", "top-secret"), ("dev", "/app", "R", "${prod.vault.K}"), ("dev", "/app", "PLAIN", "p"),
+        ] {
+            try server.control(
+                "POST", "/__test__/secrets",
+                ["projectSlug": "p", "environment": environment, "secretPath": path, "secretKey": key, "secretValue": value])
+        }
+        try server.control(
+            "POST", "/__test__/permissions",
+            ["identityId": backend.identityID, "projectSlug": "p", "environment": "prod", "secretPath": "/vault", "deny": ["read"]])
+
+        let expanding = try Mount(
+            scratch: scratch, name: "expanding", backend: backend, arguments: ["-o", "expand_references"])
+        defer { expanding.stop() }
+        let app = expanding.mountpoint + "/p/dev/app"
+        #expect(try probe("listdir", app).result == "EACCES")
+        #expect(try probe("read", app + "/PLAIN").result == "EACCES")
+        #expect(try probe("read", app + "/R").result == "EACCES")
+        // The reason names the reference; the value never shows.
+        #expect(expanding.log.contains("Failed to expand one or more secret references"), "\(expanding.log)")
+        #expect(expanding.log.contains("'K'"), "\(expanding.log)")
+        #expect(!expanding.log.contains("top-secret"))
+        // Other folders are not affected.
+        #expect(try probe("read", expanding.mountpoint + "/p/dev/B").value == "x")
+
+        // Without expansion the reference reads as stored.
+        let plain = try Mount(scratch: scratch, name: "plain", backend: backend)
+        defer { plain.stop() }
+        #expect(try probe("read", plain.mountpoint + "/p/dev/app/R").value == "${prod.vault.K}")
+        #expect(try probe("read", plain.mountpoint + "/p/dev/app/PLAIN").value == "p")
+    }
+
     @Test func theLocalStoreRefusesThemWithAUsageError() throws {
         let scratch = try Scratch()
         let mountpoint = try scratch.folder("mnt")
