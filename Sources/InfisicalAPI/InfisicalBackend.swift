@@ -384,6 +384,10 @@ public final class InfisicalBackend: SecretBackend {
         throws -> Secret
     {
         let original = try secretDTO(name, in: source, type: .shared)
+        guard original.secretValueHidden != true else {
+            // Copying would store Infisical's placeholder as the value.
+            throw BackendError(.permissionDenied, "\(source)/\(name): its value is hidden from this identity")
+        }
         let carried: [String: any Encodable & Sendable] = [
             "secretValue": original.secretValue, "secretComment": original.secretComment ?? "",
             "tagIds": (original.tags ?? []).compactMap(\.id),

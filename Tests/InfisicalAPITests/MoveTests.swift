@@ -110,4 +110,28 @@ struct MoveTests {
         #expect(calls(stub) == ["GET B", "GET A", "POST B", "PATCH B", "GET B", "DELETE A"])
         #expect(stub.requests[3].json["secretValue"] as? String == "aaa")
     }
+
+    @Test func aValueHiddenFromTheIdentityIsNeverCopied() {
+        let stub = StubTransport { request throws(HTTPError) in
+            switch (request.method, request.path) {
+            case ("GET", "/api/v3/secrets/raw/A"):
+                return response(
+                    200,
+                    #"{"secret":{"id":"a","secretKey":"A","secretValue":"<hidden-by-infisical>","secretValueHidden":true}}"#)
+            case ("GET", "/api/v3/secrets/raw/B"):
+                return errorBody(404, "NotFound", "Secret with name 'B' not found")
+            case ("PATCH", "/api/v3/secrets/raw/A"):
+                return errorBody(400, "BadRequest", "Secret with the new name already exists")
+            default:
+                return errorBody(500, "InternalServerError", "unexpected \(request.method) \(request.path)")
+            }
+        }
+        do {
+            _ = try backend(stub).moveSecret("A", from: source, to: "B", in: source)
+            Issue.record("moved")
+        } catch {
+            #expect((error as? BackendError)?.kind == .permissionDenied)
+        }
+        #expect(!stub.requests.contains { $0.method == "POST" || $0.method == "DELETE" })
+    }
 }
