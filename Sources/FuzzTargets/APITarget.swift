@@ -33,7 +33,7 @@ extension FuzzTarget {
         let backend = InfisicalBackend(
             configuration: configuration, transport: FuzzTransport(answer: answer, body: body),
             logger: Logger(label: "fuzz", handler: log, minimumLevel: .debug))
-        var run = APIRun(answer: answer, body: body, findings: findings)
+        var run = APIRun(answer: answer, body: body, logsIn: flags & 1 != 0, findings: findings)
         run.callBackend(backend)
         if flags & 8 == 0 { run.walk(backend) }
         run.checkLog(log.entries)
@@ -70,6 +70,8 @@ struct APIRun {
     static let token = "tok-5e3f1c2a9b7d"
     let answer: FuzzTransport.Answer
     let body: [UInt8]
+    /// The backend logs in (universal auth) rather than holding a token.
+    let logsIn: Bool
     var findings: Findings
     let location = SecretLocation(projectID: "p1", environment: "dev", path: SecretPath(segments: ["app"]))
 
@@ -92,6 +94,9 @@ struct APIRun {
         case .failure(.tooLarge), .failure(.other): kinds.insert("internalError")
         case .failure: kinds.insert("unavailable")
         }
+        // A login the answer refused (any 4xx) backs off, and every call
+        // fails as not logged in meanwhile, whatever the status was.
+        if logsIn, case .status(400..<500) = answer { kinds.insert("unauthenticated") }
         return kinds
     }
 

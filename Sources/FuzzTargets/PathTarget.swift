@@ -94,11 +94,15 @@ extension FuzzTarget {
 
         // A project or environment slug: SPEC.md makes every refusal EINVAL.
         let slug = NamingRules.checkSlug(text, of: "project")
+        // Words of lowercase letters and digits joined by single '-' (what Infisical's slugify keeps).
         let slugValid =
-            bytes >= 1 && bytes <= 64 && text.utf8.first != UInt8(ascii: "-")
-            && text.utf8.allSatisfy {
-                (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
-                    || $0 == UInt8(ascii: "-")
+            bytes >= 1 && bytes <= 64
+            && text.utf8.split(separator: UInt8(ascii: "-"), omittingEmptySubsequences: false).allSatisfy { word in
+                !word.isEmpty
+                    && word.allSatisfy {
+                        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
+                            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+                    }
             }
         switch slug {
         case .valid:

@@ -270,14 +270,10 @@ struct LoginBackoff: Sendable, Equatable {
             }
         let stretched = wait * (1 + min(max(jitter, 0), Self.jitter))
         nextAttempt = time.addingTimeInterval(stretched)
-        // What every call fails with meanwhile: not logged in (EACCES), or
-        // the server out of reach (EIO); never the login route's own 404 or
-        // 422, which would read as a missing file or a bad name.
-        let kind: BackendError.Kind =
-            switch cause {
-            case .refused, .lockedOut: .unauthenticated
-            case .unreachable: error.kind == .timedOut ? .timedOut : .unavailable
-            }
+        // What every call fails with meanwhile: not logged in (EACCES) after
+        // a refusal, never the login route's own 404 or 422, which would read
+        // as a missing file or a bad name; else the failure's own kind.
+        let kind: BackendError.Kind = cause == .unreachable ? error.kind : .unauthenticated
         lastFailure = Failure(kind: kind, reason: error.reason, at: time, cause: cause)
         return stretched
     }
