@@ -32,7 +32,8 @@ extension Dispatcher {
         ops.lookup = { request, parent, name in
             respond(request) { () throws(Errno) -> Reply in
                 let entry = try from(request).operations.lookup(
-                    parent: InodeNumber(rawValue: parent), name: String(cString: name!), context: context(request))
+                    parent: InodeNumber(rawValue: parent), name: try decoded(name, ifNotUTF8: .noSuchFileOrDirectory),
+                    context: context(request))
                 // A negative entry not to be kept is just ENOENT.
                 if entry.isMissing, entry.entryTimeout <= 0 { throw .noSuchFileOrDirectory }
                 return .entry(entry)
@@ -76,7 +77,7 @@ extension Dispatcher {
             respond(request) { () throws(Errno) -> Reply in
                 .entry(
                     try from(request).operations.makeDirectory(
-                        parent: InodeNumber(rawValue: parent), name: String(cString: name!),
+                        parent: InodeNumber(rawValue: parent), name: try decoded(name, ifNotUTF8: .illegalByteSequence),
                         context: context(request)))
             }
         }
@@ -84,7 +85,8 @@ extension Dispatcher {
         ops.unlink = { request, parent, name in
             respond(request) { () throws(Errno) -> Reply in
                 try from(request).operations.removeFile(
-                    parent: InodeNumber(rawValue: parent), name: String(cString: name!), context: context(request))
+                    parent: InodeNumber(rawValue: parent), name: try decoded(name, ifNotUTF8: .noSuchFileOrDirectory),
+                    context: context(request))
                 return .ok
             }
         }
@@ -92,7 +94,8 @@ extension Dispatcher {
         ops.rmdir = { request, parent, name in
             respond(request) { () throws(Errno) -> Reply in
                 try from(request).operations.removeDirectory(
-                    parent: InodeNumber(rawValue: parent), name: String(cString: name!), context: context(request))
+                    parent: InodeNumber(rawValue: parent), name: try decoded(name, ifNotUTF8: .noSuchFileOrDirectory),
+                    context: context(request))
                 return .ok
             }
         }
@@ -100,12 +103,20 @@ extension Dispatcher {
         ops.rename = { request, parent, name, newParent, newName, flags in
             respond(request) { () throws(Errno) -> Reply in
                 try from(request).operations.rename(
-                    parent: InodeNumber(rawValue: parent), name: String(cString: name!),
-                    newParent: InodeNumber(rawValue: newParent), newName: String(cString: newName!),
+                    parent: InodeNumber(rawValue: parent), name: try decoded(name, ifNotUTF8: .noSuchFileOrDirectory),
+                    newParent: InodeNumber(rawValue: newParent),
+                    newName: try decoded(newName, ifNotUTF8: .illegalByteSequence),
                     flags: RenameFlags(rawValue: flags), context: context(request))
                 return .ok
             }
         }
+
+        // No symbolic links, hard links, devices or FIFOs: EPERM is POSIX's
+        // word for a file system that does not make that kind of file
+        // (libfuse's default, ENOSYS, reads as "Function not implemented").
+        ops.symlink = { request, _, _, _ in send(.error(.notPermitted), to: request) }
+        ops.link = { request, _, _, _ in send(.error(.notPermitted), to: request) }
+        ops.mknod = { request, _, _, _, _ in send(.error(.notPermitted), to: request) }
 
         ops.open = { request, inode, info in
             // ENOSYS tells the kernel to stop sending OPEN (and RELEASE) for good.
@@ -121,7 +132,7 @@ extension Dispatcher {
         ops.create = { request, parent, name, _, info in
             respond(request) { () throws(Errno) -> Reply in
                 let (entry, open) = try from(request).operations.create(
-                    parent: InodeNumber(rawValue: parent), name: String(cString: name!),
+                    parent: InodeNumber(rawValue: parent), name: try decoded(name, ifNotUTF8: .illegalByteSequence),
                     flags: OpenFlags(rawValue: info!.pointee.flags), context: context(request))
                 return .created(entry, open)
             }
@@ -202,7 +213,7 @@ extension Dispatcher {
         ops.getxattr = { request, inode, name, size in
             respond(request) { () throws(Errno) -> Reply in
                 let value = try from(request).operations.getExtendedAttribute(
-                    InodeNumber(rawValue: inode), name: String(cString: name!))
+                    InodeNumber(rawValue: inode), name: try decoded(name, ifNotUTF8: .noData))
                 return try extendedAttributeReply(value, bufferSize: size)
             }
         }
@@ -218,7 +229,7 @@ extension Dispatcher {
             respond(request) { () throws(Errno) -> Reply in
                 let bytes = [UInt8](UnsafeRawBufferPointer(start: value, count: size))
                 try from(request).operations.setExtendedAttribute(
-                    InodeNumber(rawValue: inode), name: String(cString: name!), value: bytes,
+                    InodeNumber(rawValue: inode), name: try decoded(name, ifNotUTF8: .notSupported), value: bytes,
                     flags: ExtendedAttributeFlags(rawValue: flags))
                 return .ok
             }
@@ -227,13 +238,22 @@ extension Dispatcher {
         ops.removexattr = { request, inode, name in
             respond(request) { () throws(Errno) -> Reply in
                 try from(request).operations.removeExtendedAttribute(
-                    InodeNumber(rawValue: inode), name: String(cString: name!))
+                    InodeNumber(rawValue: inode), name: try decoded(name, ifNotUTF8: .noData))
                 return .ok
             }
         }
 
         return ops
     }()
+
+    /// A name from the kernel, whose bytes must be UTF-8: decoding with
+    /// replacement would turn `\xff` and `\xfe` alike into U+FFFD, and two
+    /// files into one. Otherwise `errno`: ENOENT where the name is looked
+    /// for (no such name can exist), EILSEQ where it would be made.
+    static func decoded(_ name: UnsafePointer<CChar>?, ifNotUTF8 errno: Errno) throws(Errno) -> String {
+        guard let name, let text = String(validatingCString: name) else { throw errno }
+        return text
+    }
 
     static func attributeChanges(_ status: stat, toSet: Int32) -> AttributeChanges {
         var changes = AttributeChanges()

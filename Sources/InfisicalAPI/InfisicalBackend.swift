@@ -171,16 +171,18 @@ public final class InfisicalBackend: SecretBackend {
         }
         // A name once: the file system shows one entry per name.
         return FolderListing(
-            secrets: byName.values.sorted { $0.name < $1.name }, folders: Set(folders.map(\.name)).sorted())
+            secrets: byName.sorted { $0.key < $1.key }.map(\.value),
+            folders: Set(folders.map { ExactName($0.name) }).sorted().map(\.string))
     }
 
     /// One secret per name: the shared secret wins over a personal one of
     /// the same name (getSecret's rule).
-    private func secretsByName(_ secrets: [SecretDTO]) -> [String: Secret] {
-        var byName: [String: Secret] = [:]
+    private func secretsByName(_ secrets: [SecretDTO]) -> [ExactName: Secret] {
+        var byName: [ExactName: Secret] = [:]
         for dto in secrets {
             let secret = Self.secret(dto)
-            if byName[secret.name] == nil || secret.type == .shared { byName[secret.name] = secret }
+            let name = ExactName(secret.name)
+            if byName[name] == nil || secret.type == .shared { byName[name] = secret }
         }
         return byName
     }
@@ -189,11 +191,11 @@ public final class InfisicalBackend: SecretBackend {
     /// a get by name finds them (Infisical's server: the folder's own shared
     /// secret; else the imports, the last import first; else the caller's
     /// personal secret), so `ls` and `cat` agree on every name.
-    private func merging(imports: [SecretImportDTO], into own: [String: Secret]) -> [String: Secret] {
-        var merged: [String: Secret] = [:]
+    private func merging(imports: [SecretImportDTO], into own: [ExactName: Secret]) -> [ExactName: Secret] {
+        var merged: [ExactName: Secret] = [:]
         for imported in imports {
             // A later import overrides an earlier one.
-            for secret in imported.secrets.map(Self.secret) { merged[secret.name] = secret }
+            for secret in imported.secrets.map(Self.secret) { merged[ExactName(secret.name)] = secret }
         }
         for (name, secret) in own where secret.type == .shared || merged[name] == nil {
             merged[name] = secret

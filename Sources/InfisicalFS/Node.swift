@@ -55,6 +55,35 @@ enum Node: Hashable, Sendable {
         }
     }
 
+    // Names by their bytes: the kernel and Infisical tell NFC "café" from NFD
+    // "cafe\u{301}", which Swift's String equality and hashing take for one.
+    static func == (lhs: Node, rhs: Node) -> Bool {
+        switch (lhs, rhs) {
+        case (.root, .root), (.crypto, .crypto), (.status, .status): true
+        case (.project(let a), .project(let b)): a.isIdentical(to: b)
+        case (.folder(let a), .folder(let b)): a == b
+        case (.secret(let a, let aName), .secret(let b, let bName)), (.scratch(let a, let aName), .scratch(let b, let bName)):
+            a == b && aName.isIdentical(to: bName)
+        case (.view(let a, let aView), .view(let b, let bView)): a == b && aView == bView
+        case (.cryptoFile(let a), .cryptoFile(let b)): a == b
+        default: false
+        }
+    }
+
+    func hash(into hasher: inout Hasher) {
+        switch self {
+        case .root: hasher.combine(0)
+        case .project(let id): hasher.combine(1); hasher.combine(ExactName(id))
+        case .folder(let location): hasher.combine(2); hasher.combine(location)
+        case .secret(let location, let name): hasher.combine(3); hasher.combine(location); hasher.combine(ExactName(name))
+        case .scratch(let location, let name): hasher.combine(4); hasher.combine(location); hasher.combine(ExactName(name))
+        case .view(let location, let view): hasher.combine(5); hasher.combine(location); hasher.combine(view)
+        case .crypto: hasher.combine(6)
+        case .cryptoFile(let file): hasher.combine(7); hasher.combine(file)
+        case .status: hasher.combine(8)
+        }
+    }
+
     /// This node after the folder `old` became `new`, or nil when it is not inside `old`.
     func rebased(from old: SecretLocation, to new: SecretLocation) -> Node? {
         func rebase(_ location: SecretLocation) -> SecretLocation? {
@@ -105,6 +134,12 @@ struct InodeTable: Sendable {
     func node(_ inode: InodeNumber) -> Node? {
         guard let record = records[inode.rawValue], !record.detached else { return nil }
         return record.node
+    }
+
+    /// The node an inode stood for, also once no name leads to it (an open
+    /// file keeps its inode until it is released, as on any POSIX file system).
+    func lastNode(_ inode: InodeNumber) -> (node: Node, detached: Bool)? {
+        records[inode.rawValue].map { ($0.node, $0.detached) }
     }
 
     func inode(of node: Node) -> InodeNumber? { byNode[node].map(InodeNumber.init(rawValue:)) }

@@ -91,14 +91,46 @@ public final class SecretsFileSystem: FileSystemOperations {
     public func attributes(of inode: InodeNumber, handle: FuseHandle?, context: RequestContext) throws(Errno)
         -> (FileAttributes, timeout: Double)
     {
+        if let open = try openFileAttributes(inode, handle: handle) { return open }
         let node = try node(inode)
         return (try attributes(of: node, inode: inode), kernelTimeout(for: node))
+    }
+
+    /// What an open secret shows, as on any POSIX file system, where an
+    /// open file keeps its inode until it is released: once its name was
+    /// removed or replaced, the open's own content, with no link (fstat(2)
+    /// reaches the daemon without the descriptor's handle: any open of the
+    /// inode answers); with a handle (ftruncate(2) and the kernel's own
+    /// checks send it), that open's size. Nil otherwise: the name's attributes.
+    func openFileAttributes(_ inode: InodeNumber, handle: FuseHandle?) throws(Errno) -> (FileAttributes, timeout: Double)? {
+        guard
+            let (size, node, detached) = state.withLock({ state -> (Int, Node, Bool)? in
+                guard let (node, detached) = state.inodes.lastNode(inode) else { return nil }
+                let file =
+                    handle.flatMap { state.openFiles[$0.rawValue] }.flatMap { $0.inode == inode ? $0 : nil }
+                    ?? (detached ? state.openFiles.values.first { $0.inode == inode } : nil)
+                return file.map { ($0.content.count, node, detached) }
+            })
+        else { return nil }
+        if !detached, var attributes = try? attributes(of: node, inode: inode) {
+            let agrees = attributes.size == UInt64(size)
+            attributes.size = UInt64(size)
+            return (attributes, agrees ? kernelTimeout(for: node) : 0)
+        }
+        var attributes = fileAttributes(inode, size: UInt64(size), modified: Date())
+        attributes.linkCount = detached ? 0 : 1
+        return (attributes, 0)
     }
 
     public func setAttributes(
         of inode: InodeNumber, _ changes: AttributeChanges, handle: FuseHandle?, context: RequestContext
     ) throws(Errno) -> (FileAttributes, timeout: Double) {
-        let node = try node(inode)
+        // ftruncate(2) of an open file whose name is gone still resizes that open.
+        let openNode = handle.flatMap { handle in
+            state.withLock { $0.openFiles[handle.rawValue] != nil ? $0.inodes.lastNode(inode)?.node : nil }
+        }
+        let node: Node
+        if let openNode { node = openNode } else { node = try self.node(inode) }
         // Modes, owners and times come from the mount options and the backend;
         // chmod, chown and touch succeed without changing them.
         if let size = changes.size {
@@ -123,6 +155,7 @@ public final class SecretsFileSystem: FileSystemOperations {
                 try commit(content, as: name, in: location, isNew: false)
             }
         }
+        if let handle, let open = try openFileAttributes(inode, handle: handle) { return open }
         return (try attributes(of: node, inode: inode), kernelTimeout(for: node))
     }
 
@@ -437,7 +470,10 @@ public final class SecretsFileSystem: FileSystemOperations {
             let control: [(String, Node)] =
                 (options.readsWithoutOpen ? [] : [(Node.cryptoName, .crypto)]) + [(Node.statusName, .status)]
             var names = Set(control.map(\.0))
-            let shown = projects.filter { isShown($0) && isShowable($0.slug) && names.insert($0.slug).inserted }
+            // Only slugs: a lookup refuses any other name without asking (found by fuzzing).
+            let shown = projects.filter {
+                isShown($0) && NamingRules.isSlug($0.slug) && names.insert($0.slug).inserted
+            }
             return control + shown.map { ($0.slug, Node.project(id: $0.id)) }
         case .project(let id):
             let project = try call("ls /\(id)") { try backend.project(id) }
@@ -451,21 +487,21 @@ public final class SecretsFileSystem: FileSystemOperations {
             var result = listing.folders.filter { isShowable($0) && folderNames.insert($0).inserted }.map {
                 ($0, Node.folder(location.appending($0)))
             }
-            var secretNames = Set<String>()
+            // Secret names by their bytes: NFC and NFD spellings are two entries, as in Infisical.
+            var secretNames = Set<ExactName>()
             for secret in listing.secrets where !folderNames.contains(secret.name) && isShowable(secret.name) {
-                guard secretNames.insert(secret.name).inserted else { continue }
+                guard secretNames.insert(ExactName(secret.name)).inserted else { continue }
                 result.append((secret.name, .secret(location, name: secret.name)))
             }
-            secretNames.subtract(secretNames.filter { isHidden(.secret(location, name: $0)) })
+            secretNames.subtract(secretNames.filter { isHidden(.secret(location, name: $0.string)) })
             result.removeAll { entry in
-                if case .secret = entry.1 { return !secretNames.contains(entry.0) }
+                if case .secret = entry.1 { return !secretNames.contains(ExactName(entry.0)) }
                 return false
             }
-            for name in pendingNames(in: location) where !secretNames.contains(name) {
-                secretNames.insert(name)
+            for name in pendingNames(in: location) where secretNames.insert(ExactName(name)).inserted {
                 result.append((name, .secret(location, name: name)))
             }
-            for name in scratchNames(in: location) where !secretNames.contains(name) {
+            for name in scratchNames(in: location) where !secretNames.contains(ExactName(name)) {
                 result.append((name, .scratch(location, name: name)))
             }
             return result

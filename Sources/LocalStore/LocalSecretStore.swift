@@ -161,7 +161,7 @@ public final class LocalSecretStore: SecretBackend {
     public func listFolder(_ location: SecretLocation) throws -> FolderListing {
         try read { db in
             try requireFolder(location, in: db)
-            var seen = Set<String>()
+            var seen = Set<ExactName>()  // bytes: NFC and NFD names are two secrets
             // Shared before personal for each name ('shared' > 'personal'), and
             // only the first kept: the secret `getSecret` would return.
             let rows = try db.query(
@@ -169,7 +169,7 @@ public final class LocalSecretStore: SecretBackend {
                 SELECT \(SecretRow.columns) FROM secrets
                 WHERE project_id = ? AND environment = ? AND path = ? ORDER BY name, type DESC
                 """, Self.scope(location), transform: { try SecretRow($0) })
-            let secrets = try rows.filter { seen.insert($0.name).inserted }.map { try decrypt($0, in: location) }
+            let secrets = try rows.filter { seen.insert(ExactName($0.name)).inserted }.map { try decrypt($0, in: location) }
             let prefix = location.path.isRoot ? "/" : location.path.description + "/"
             let prefixLength = Int64(prefix.utf8.count)
             let folders = try db.query(

@@ -48,7 +48,12 @@ public final class CachingBackend: SecretBackend {
 
     private struct SecretKey: Hashable, Sendable {
         let location: SecretLocation
-        let name: String
+        let name: ExactName
+
+        init(location: SecretLocation, name: String) {
+            self.location = location
+            self.name = ExactName(name)
+        }
     }
 
     private let backend: any SecretBackend
@@ -60,7 +65,7 @@ public final class CachingBackend: SecretBackend {
     private let logger: Logger
     private let state = Mutex(State())
     /// Fetches under way, by what they fetch: concurrent misses of one entry make one request.
-    private let flights = Mutex<[String: Flight]>([:])
+    private let flights = Mutex<[ExactName: Flight]>([:])
 
     /// Seconds during which, after the backend could not be reached, reads
     /// with a cached entry serve it without asking again: one slow failure,
@@ -402,17 +407,19 @@ public final class CachingBackend: SecretBackend {
             count(\.staleServed)
             return entry.value
         }
+        // Keyed by bytes: two secrets whose names differ only in normalization are two fetches.
+        let key = ExactName(what)
         let (flight, leads) = flights.withLock { flights -> (Flight, Bool) in
-            if let flight = flights[what] { return (flight, false) }
+            if let flight = flights[key] { return (flight, false) }
             let flight = Flight()
-            flights[what] = flight
+            flights[key] = flight
             return (flight, true)
         }
         guard leads else { return try flight.wait().get() as! Value }
         let outcome = Result {
             try refresh(slot, stale: entry, fetch: fetch, what: what, keeping: keeping, changedSince: changedSince)
         }
-        flights.withLock { $0[what] = nil }
+        flights.withLock { $0[key] = nil }
         flight.finish(outcome.map { $0 as any Sendable })
         return try outcome.get()
     }
@@ -495,7 +502,7 @@ public final class CachingBackend: SecretBackend {
             state.secrets[SecretKey(location: location, name: secret.name)] = Entry(value: secret, fetchedAt: stamp)
             guard let entry = state.listings[location] else { return }
             var listing = entry.value
-            listing.secrets.removeAll { $0.name == secret.name }
+            listing.secrets.removeAll { $0.name.isIdentical(to: secret.name) }
             listing.secrets.append(secret)
             state.listings[location] = Entry(value: listing, fetchedAt: entry.fetchedAt)
         }
@@ -516,7 +523,7 @@ public final class CachingBackend: SecretBackend {
             state.secrets[SecretKey(location: location, name: name)] = nil
             guard let entry = state.listings[location] else { return }
             var listing = entry.value
-            listing.secrets.removeAll { $0.name == name }
+            listing.secrets.removeAll { $0.name.isIdentical(to: name) }
             state.listings[location] = Entry(value: listing, fetchedAt: entry.fetchedAt)
         }
         keepListing(of: location, changedAt: now())

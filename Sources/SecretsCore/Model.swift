@@ -130,6 +130,20 @@ public struct Secret: Sendable, Hashable {
 
     /// The value's length in bytes, which is the file's size.
     public var size: Int { value.utf8.count }
+
+    // Byte for byte: a value changed from NFC to NFD is a change.
+    public static func == (lhs: Secret, rhs: Secret) -> Bool {
+        lhs.name.isIdentical(to: rhs.name) && lhs.value.isIdentical(to: rhs.value) && lhs.version == rhs.version
+            && lhs.type == rhs.type && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
+            && lhs.id.isIdentical(to: rhs.id) && lhs.comment.isIdentical(to: rhs.comment)
+            && lhs.tags.elementsEqual(rhs.tags) { $0.isIdentical(to: $1) }
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(ExactName(name))
+        hasher.combine(version)
+        hasher.combine(ExactName(id))
+    }
 }
 
 /// A folder's content from one list call: its secrets (with values) and the
@@ -143,6 +157,34 @@ public struct FolderListing: Sendable, Hashable {
         self.folders = folders
     }
 
-    public func secret(named name: String) -> Secret? { secrets.first { $0.name == name } }
+    public func secret(named name: String) -> Secret? { secrets.first { $0.name.isIdentical(to: name) } }
     public var isEmpty: Bool { secrets.isEmpty && folders.isEmpty }
+}
+
+extension String {
+    /// Byte for byte, as Infisical and the kernel compare names and values.
+    /// Swift's `==` takes canonically equivalent strings for one: NFC
+    /// "café" and NFD "cafe\u{301}" are equal to it, and hash alike.
+    public func isIdentical(to other: String) -> Bool { utf8.elementsEqual(other.utf8) }
+}
+
+/// A name as a key: equal, hashed and ordered by its UTF-8 bytes, so two
+/// secrets whose names differ only in Unicode normalization stay two.
+public struct ExactName: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let string: String
+
+    public init(_ string: String) { self.string = string }
+
+    public static func == (lhs: ExactName, rhs: ExactName) -> Bool { lhs.string.isIdentical(to: rhs.string) }
+
+    public func hash(into hasher: inout Hasher) {
+        let hashed: Void? = string.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        if hashed == nil { for byte in string.utf8 { hasher.combine(byte) } }
+    }
+
+    public static func < (lhs: ExactName, rhs: ExactName) -> Bool {
+        lhs.string.utf8.lexicographicallyPrecedes(rhs.string.utf8)
+    }
+
+    public var description: String { string }
 }

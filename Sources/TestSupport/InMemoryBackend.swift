@@ -17,7 +17,7 @@ public final class InMemoryBackend: SecretBackend {
         var projects: [Project] = []
         /// Folder paths per environment ("projectID/env" → set of canonical paths, root included).
         var folders: [String: Set<String>] = [:]
-        var secrets: [SecretLocation: [String: Secret]] = [:]
+        var secrets: [SecretLocation: [ExactName: Secret]] = [:]  // names by bytes, as Infisical keeps them
         var failures: [String: BackendError] = [:]
         var calls: [Call] = []
     }
@@ -84,7 +84,7 @@ public final class InMemoryBackend: SecretBackend {
                 guard let folder = SecretPath(canonical: path), folder.parent == location.path else { return nil }
                 return folder.name
             }
-            let secrets = state.secrets[location, default: [:]].values.sorted { $0.name < $1.name }
+            let secrets = state.secrets[location, default: [:]].sorted { $0.key < $1.key }.map(\.value)
             return FolderListing(secrets: secrets, folders: children.sorted())
         }
     }
@@ -92,7 +92,7 @@ public final class InMemoryBackend: SecretBackend {
     public func getSecret(_ name: String, in location: SecretLocation) throws -> Secret {
         try record("getSecret", "\(location)/\(name)") { state in
             try Self.requireFolder(location, in: state)
-            guard let secret = state.secrets[location]?[name] else {
+            guard let secret = state.secrets[location]?[ExactName(name)] else {
                 throw BackendError.notFound("Secret with name '\(name)' not found")
             }
             return secret
@@ -104,12 +104,12 @@ public final class InMemoryBackend: SecretBackend {
             try Self.requireValidName(name)
             try SecretValue.requireWithinLimit(value, of: name)
             try Self.requireFolder(location, in: state)
-            guard state.secrets[location]?[name] == nil else { throw BackendError.alreadyExists("Secret already exists") }
+            guard state.secrets[location]?[ExactName(name)] == nil else { throw BackendError.alreadyExists("Secret already exists") }
             let now = Date()
             let secret = Secret(
                 name: name, value: SecretValue.storedForm(value), version: 1, createdAt: now, updatedAt: now,
                 id: UUID().uuidString.lowercased())
-            state.secrets[location, default: [:]][name] = secret
+            state.secrets[location, default: [:]][ExactName(name)] = secret
             return secret
         }
     }
@@ -117,13 +117,13 @@ public final class InMemoryBackend: SecretBackend {
     public func updateSecret(_ name: String, value: String, in location: SecretLocation) throws -> Secret {
         try record("updateSecret", "\(location)/\(name)") { state in
             try SecretValue.requireWithinLimit(value, of: name)
-            guard let old = state.secrets[location]?[name] else {
+            guard let old = state.secrets[location]?[ExactName(name)] else {
                 throw BackendError.notFound("Secret with name \(name) not found")
             }
             let secret = Secret(
                 name: name, value: SecretValue.storedForm(value), version: old.version + 1,
                 createdAt: old.createdAt, updatedAt: Date(), id: old.id, comment: old.comment, tags: old.tags)
-            state.secrets[location]![name] = secret
+            state.secrets[location]![ExactName(name)] = secret
             return secret
         }
     }
@@ -131,13 +131,13 @@ public final class InMemoryBackend: SecretBackend {
     public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
         try record("setComment", "\(location)/\(name)") { state in
             try SecretValue.requireWithinLimit(comment, of: name, what: "comment")
-            guard let old = state.secrets[location]?[name] else {
+            guard let old = state.secrets[location]?[ExactName(name)] else {
                 throw BackendError.notFound("Secret with name \(name) not found")
             }
             let secret = Secret(
                 name: name, value: old.value, version: old.version + 1, createdAt: old.createdAt, updatedAt: Date(),
                 id: old.id, comment: comment, tags: old.tags)
-            state.secrets[location]![name] = secret
+            state.secrets[location]![ExactName(name)] = secret
             return secret
         }
     }
@@ -145,8 +145,8 @@ public final class InMemoryBackend: SecretBackend {
     /// Gives a secret tags (by slug), as Infisical's web app would; not a backend call.
     public func setTags(_ tags: [String], of name: String, in location: SecretLocation) {
         state.withLock { state in
-            guard let old = state.secrets[location]?[name] else { return }
-            state.secrets[location]![name] = Secret(
+            guard let old = state.secrets[location]?[ExactName(name)] else { return }
+            state.secrets[location]![ExactName(name)] = Secret(
                 name: name, value: old.value, version: old.version, type: old.type, createdAt: old.createdAt,
                 updatedAt: old.updatedAt, id: old.id, comment: old.comment, tags: tags)
         }
@@ -154,7 +154,7 @@ public final class InMemoryBackend: SecretBackend {
 
     public func deleteSecret(_ name: String, in location: SecretLocation) throws {
         try record("deleteSecret", "\(location)/\(name)") { state in
-            guard state.secrets[location]?.removeValue(forKey: name) != nil else {
+            guard state.secrets[location]?.removeValue(forKey: ExactName(name)) != nil else {
                 throw BackendError.notFound("Secret not found")
             }
         }
@@ -170,7 +170,7 @@ public final class InMemoryBackend: SecretBackend {
         throws -> Secret
     {
         try record("moveSecret", "\(source)/\(name) -> \(target)/\(newName)") { state in
-            guard let original = state.secrets[source]?[name] else {
+            guard let original = state.secrets[source]?[ExactName(name)] else {
                 throw BackendError.notFound("Secret with name \(name) not found")
             }
             try Self.requireFolder(target, in: state)
@@ -178,10 +178,10 @@ public final class InMemoryBackend: SecretBackend {
                 throw BackendError.invalid("cannot move secret '\(name)' from \(source) to another environment")
             }
             try Self.requireValidName(newName)
-            if source == target, name == newName { return original }
+            if source == target, name.isIdentical(to: newName) { return original }
             let now = Date()
             let moved: Secret
-            if let existing = state.secrets[target]?[newName] {
+            if let existing = state.secrets[target]?[ExactName(newName)] {
                 moved = Secret(
                     name: newName, value: original.value, version: existing.version + 1, type: existing.type,
                     createdAt: existing.createdAt, updatedAt: now, id: existing.id, comment: original.comment,
@@ -196,8 +196,8 @@ public final class InMemoryBackend: SecretBackend {
                     name: newName, value: original.value, version: 1, type: original.type, createdAt: now,
                     updatedAt: now, id: UUID().uuidString.lowercased(), comment: original.comment, tags: original.tags)
             }
-            state.secrets[source]![name] = nil
-            state.secrets[target, default: [:]][newName] = moved
+            state.secrets[source]![ExactName(name)] = nil
+            state.secrets[target, default: [:]][ExactName(newName)] = moved
             return moved
         }
     }
