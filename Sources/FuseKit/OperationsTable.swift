@@ -251,7 +251,9 @@ extension Dispatcher {
     /// files into one. Otherwise `errno`: ENOENT where the name is looked
     /// for (no such name can exist), EILSEQ where it would be made.
     static func decoded(_ name: UnsafePointer<CChar>?, ifNotUTF8 errno: Errno) throws(Errno) -> String {
-        guard let name, let text = String(validatingCString: name) else { throw errno }
+        guard let name else { throw errno }
+        let bytes = UnsafeBufferPointer(start: UnsafeRawPointer(name).assumingMemoryBound(to: UInt8.self), count: strlen(name))
+        guard let text = FileName.decode(bytes) else { throw errno }
         return text
     }
 

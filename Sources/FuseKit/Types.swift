@@ -238,3 +238,13 @@ public struct FileSystemStatistics: Sendable, Equatable {
 
     public init() {}
 }
+
+/// A name the kernel gives: its bytes, which must be UTF-8 to be a name
+/// here. Never decoded with replacement, which would turn `\xff` and
+/// `\xfe` alike into U+FFFD, and two files into one.
+public enum FileName {
+    /// The name, or nil when its bytes are not UTF-8.
+    public static func decode(_ bytes: some Collection<UInt8>) -> String? {
+        String(validating: bytes, as: UTF8.self)
+    }
+}

@@ -1,3 +1,5 @@
+import Foundation
+import FuseKit
 import SecretsCore
 
 extension FuzzTarget {
@@ -12,6 +14,29 @@ extension FuzzTarget {
         checkPath(text, &findings)
         checkNames(text, &findings)
         checkValue(text, bytes: input, &findings)
+        checkRawName(input, &findings)
+    }
+
+    /// A name as the kernel hands it over, raw bytes up to a NUL: refused
+    /// when not UTF-8, else kept byte for byte; and a name is its bytes, so
+    /// its other normalization form is another name.
+    private static func checkRawName(_ input: [UInt8], _ findings: inout Findings) {
+        let bytes = Array(input.prefix { $0 != 0 })
+        let isUTF8 = String(bytes: bytes, encoding: .utf8) != nil
+        guard let name = FileName.decode(bytes) else {
+            findings.check(!isUTF8, "FileName refused the UTF-8 name \(bytes)")
+            return
+        }
+        findings.check(isUTF8, "FileName accepted the bytes \(bytes), which are not UTF-8")
+        findings.check(Array(name.utf8) == bytes, "FileName changed the bytes \(bytes) into \(Array(name.utf8))")
+        for other in [name.precomposedStringWithCanonicalMapping, name.decomposedStringWithCanonicalMapping] {
+            let sameBytes = Array(other.utf8) == bytes
+            findings.check(
+                (ExactName(other) == ExactName(name)) == sameBytes && (ExactName(other).hashValue == ExactName(name).hashValue || !sameBytes),
+                "ExactName disagrees with the bytes of \(quoted(name)) and \(quoted(other))")
+            findings.check(
+                other.isIdentical(to: name) == sameBytes, "isIdentical disagrees with the bytes of \(quoted(name))")
+        }
     }
 
     private static func isFolderByte(_ byte: UInt8) -> Bool {
