@@ -152,6 +152,28 @@ struct SecretWriteContractTests {
         expectError(.notFound, "the same name at the root") { try s.backend.getSecret("PASSWORD", in: s.root) }
     }
 
+    /// A name is its bytes, as Infisical compares names: NFC and NFD
+    /// spellings of one word are two secrets, each with its own value.
+    @Test(arguments: BackendFactory.all)
+    func namesThatDifferOnlyInNormalizationAreTwoSecrets(_ factory: BackendFactory) throws {
+        let s = try factory.make()
+        defer { s.close() }
+        let nfc = "caf\u{E9}"
+        let nfd = "cafe\u{301}"
+        _ = try s.backend.listFolder(s.root)  // a cache holds the listing from here on
+        _ = try s.backend.createSecret(nfc, value: "composed", in: s.root)
+        _ = try s.backend.createSecret(nfd, value: "decomposed", in: s.root)
+        #expect(try s.backend.getSecret(nfc, in: s.root).value == "composed")
+        #expect(try s.backend.getSecret(nfd, in: s.root).value == "decomposed")
+        let listed = try s.backend.listFolder(s.root).secrets.map { Array($0.name.utf8) }
+        #expect(listed.contains(Array(nfc.utf8)) && listed.contains(Array(nfd.utf8)) && listed.count == 2)
+        _ = try s.backend.updateSecret(nfd, value: "changed", in: s.root)
+        #expect(try s.backend.getSecret(nfc, in: s.root).value == "composed")
+        try s.backend.deleteSecret(nfc, in: s.root)
+        #expect(try s.backend.getSecret(nfd, in: s.root).value == "changed")
+        expectError(.notFound) { try s.backend.getSecret(nfc, in: s.root) }
+    }
+
     @Test(arguments: BackendFactory.all)
     func creatingATakenNameIsAlreadyExistsAndChangesNothing(_ factory: BackendFactory) throws {
         let s = try factory.make()
