@@ -107,14 +107,11 @@ public final class InfisicalBackend: SecretBackend {
         return projects.filter(\.holdsSecrets).map(Self.project)
     }
 
-    /// The project with this ID or slug. A name that cannot be either (what
-    /// shells and file managers probe for: `.Trash-1000`, `.git`, `MyProj`)
-    /// is missing without a call; so is one the slug route refuses (422), and
-    /// a project of another product.
+    /// The project with this ID or slug. A name the slug route refuses
+    /// (422: `.Trash-1000`, `.git`, `MyProj`) is missing, and so is a project
+    /// of another product. (The file system asks nothing for a name that is
+    /// not a slug; an ID given by the server is taken as it is.)
     public func project(_ reference: String) throws -> Project {
-        guard NamingRules.isSlug(reference) else {
-            throw BackendError.notFound("no project '\(reference)': not a project slug or ID")
-        }
         let dto = try projectDTO(reference)
         guard dto.holdsSecrets else {
             throw BackendError.notFound("project '\(reference)' is a \(dto.type ?? "") project, not a secret manager")

@@ -237,18 +237,6 @@ struct ProjectLookupTests {
         #expect(stub.requests.first?.query.contains("type=secret-manager") == true)
     }
 
-    @Test(arguments: [".Trash-1000", ".git", "MyProj", "my_proj", "a--b", "-a", "a-", "", String(repeating: "a", count: 65)])
-    func aNameThatIsNeitherSlugNorIDIsMissingWithoutACall(name: String) {
-        let stub = StubTransport { _ throws(HTTPError) in response(200, projectJSON) }
-        do {
-            _ = try backend(stub, TestClock(), credentials: .accessToken("t")).project(name)
-            Issue.record("found \(name)")
-        } catch {
-            #expect((error as? BackendError)?.kind == .notFound)
-        }
-        #expect(stub.requests.isEmpty)
-    }
-
     @Test func aSlugTheServerRefusesIsMissing() {
         let stub = StubTransport { request throws(HTTPError) in
             request.path.hasPrefix("/api/v1/projects/slug/")
