@@ -12,6 +12,7 @@ extension Errno {
             case .invalidArgument: .invalidArgument
             case .nameTooLong: .nameTooLong
             case .tooLarge: .fileTooLarge
+            case .noSpace: .noSpace
             case .unauthenticated, .permissionDenied: .permissionDenied
             case .notSupported: .notPermitted
             case .rateLimited: .tryAgain

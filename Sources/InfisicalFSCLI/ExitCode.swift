@@ -20,6 +20,8 @@ public struct ExitCode: Error, Sendable, Equatable {
     public static let mountFailed = ExitCode(7)
     /// Infisical could not be reached or refused the credentials.
     public static let authenticationFailed = ExitCode(8)
+    /// The key given does not open the existing local store (another key, or its key file is missing).
+    public static let storeKeyMismatch = ExitCode(9)
 }
 
 /// A failure the command line reports as one line and an exit code.

@@ -138,8 +138,10 @@ struct MountCommand {
         case .local:
             let path = request.resolvedLocalStore(environment: environment)
             do {
-                let key = try LocalStoreKey.load(storePath: path, environment: environment)
+                let key = try LocalStoreKey.load(storePath: path, environment: environment, newKeyForExistingFile: false)
                 return (try LocalSecretStore(path: path, key: key, logger: logger.named("store")), nil, nil)
+            } catch let mismatch as StoreKeyMismatch {
+                throw CommandFailure(.storeKeyMismatch, mismatch.reason)
             } catch {
                 throw CommandFailure(.backendUnavailable, "cannot open local store \(path): \(error)")
             }

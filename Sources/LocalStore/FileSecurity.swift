@@ -47,7 +47,8 @@ enum FileSecurity {
         return false
     }
 
-    /// Refuses a file that is not a regular file or that its group or others may access.
+    /// Refuses a file that is not a regular file, that its group or others
+    /// may access, or that another user owns (they could read or swap it).
     static func checkPrivate(_ path: String, what: String) throws(BackendError) {
         var info = stat()
         guard lstat(path, &info) == 0 else {
@@ -58,10 +59,51 @@ enum FileSecurity {
         guard info.st_mode & S_IFMT == S_IFREG else {
             throw BackendError(.invalidArgument, "\(what) \(path) is not a regular file")
         }
+        guard info.st_uid == geteuid() else {
+            throw BackendError(
+                .permissionDenied, "\(what) \(path) is owned by uid \(info.st_uid), not by this user (uid \(geteuid()))")
+        }
         guard info.st_mode & 0o077 == 0 else {
             let mode = String(info.st_mode & 0o777, radix: 8)
             throw BackendError(
                 .permissionDenied, "\(what) \(path) must be mode 0600 (it is 0\(mode)); run chmod 600 \(path)")
+        }
+    }
+
+    /// Refuses a file whose folder, or any folder above it, another user
+    /// could change: one owned by someone other than this user or root, or
+    /// writable by its group or others without the sticky bit (as ssh
+    /// refuses for its keys). Such a user could swap the store or the key
+    /// for their own. The folders must exist.
+    static func checkFolders(above path: String, what: String) throws(BackendError) {
+        let folder = parent(of: path) ?? (path.hasPrefix("/") ? "/" : ".")
+        guard let resolved = realpath(folder, nil) else {
+            let failure = errno
+            throw BackendError(
+                failure == ENOENT ? .notFound : kind(of: failure),
+                "folder \(folder) of \(what) \(path) cannot be used: \(reason(failure))")
+        }
+        var current = String(cString: resolved)
+        free(resolved)
+        while true {
+            var info = stat()
+            guard stat(current, &info) == 0 else {
+                let failure = errno
+                throw BackendError(kind(of: failure), "cannot stat folder \(current) of \(what) \(path): \(reason(failure))")
+            }
+            if info.st_uid != geteuid() && info.st_uid != 0 {
+                throw BackendError(
+                    .permissionDenied,
+                    "folder \(current) of \(what) \(path) is owned by uid \(info.st_uid), neither this user nor root")
+            }
+            if info.st_mode & 0o022 != 0 && info.st_mode & S_ISVTX == 0 {
+                let mode = String(info.st_mode & 0o7777, radix: 8)
+                throw BackendError(
+                    .permissionDenied,
+                    "folder \(current) of \(what) \(path) may be written by others (mode 0\(mode)); run chmod go-w \(current)")
+            }
+            if current == "/" { return }
+            current = parent(of: current) ?? "/"
         }
     }
 
@@ -70,11 +112,43 @@ enum FileSecurity {
         return lstat(path, &info) == 0
     }
 
+    /// Whether `path` holds an SQLite database: its header, or a write-ahead
+    /// log with something in it (a store whose first writes were never
+    /// copied into the file itself).
+    static func holdsDatabase(_ path: String) -> Bool {
+        var info = stat()
+        if lstat(path + "-wal", &info) == 0, info.st_size > 0 { return true }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        var header = [UInt8](repeating: 0, count: 16)
+        let count = header.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, 16) }
+        return count == 16 && header == Array("SQLite format 3\u{0}".utf8)
+    }
+
+    /// Which file a path names: compared later to notice the file deleted,
+    /// renamed away or replaced under an open connection.
+    struct Identity: Equatable, Sendable {
+        let device: UInt64
+        let inode: UInt64
+    }
+
+    /// The identity of the file at `path` now (symbolic links not followed); nil when there is none.
+    static func identity(of path: String) -> Identity? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+    }
+
     static func reason(_ code: Int32) -> String { String(cString: strerror(code)) }
 
-    /// Access problems are the user's to fix; anything else is unexpected.
-    private static func kind(of code: Int32) -> BackendError.Kind {
-        code == EACCES || code == EPERM || code == EROFS ? .permissionDenied : .internalError
+    /// Access problems are the user's to fix, as is a full disk; anything else is unexpected.
+    static func kind(of code: Int32) -> BackendError.Kind {
+        switch code {
+        case EACCES, EPERM, EROFS: .permissionDenied
+        case ENOSPC, EDQUOT: .noSpace
+        default: .internalError
+        }
     }
 
     /// The folder holding `path`, or nil at the top ("/" or a bare relative name).

@@ -15,25 +15,40 @@ public final class LocalSecretStore: SecretBackend {
     private let key: SymmetricKey
     private let logger: Logger
     private let path: String
+    /// The file the connection opened: a write is refused once `path` names
+    /// another file or none (the store deleted, moved or replaced under a
+    /// running mount), since it would land in a file no one will open again.
+    private let identity: FileSecurity.Identity
 
-    /// Opens the store at `path`, creating it (and its folders, mode 0700) when
-    /// missing. Throws a `BackendError` when the file is not private (0600) or
-    /// cannot be opened.
-    public init(path: String, key: SymmetricKey, logger: Logger = .disabled) throws {
-        try FileSecurity.createParentFolders(of: path)
+    /// Opens the store at `path`, creating it when missing, and its folders
+    /// (mode 0700) when `createMissingFolders`. Throws a `BackendError` when
+    /// the file or a folder above it is not private (`FileSecurity`) or the
+    /// file cannot be opened, and `StoreKeyMismatch` when `key` is not the
+    /// key the store was made with.
+    public init(path: String, key: SymmetricKey, logger: Logger = .disabled, createMissingFolders: Bool = true) throws {
+        if createMissingFolders { try FileSecurity.createParentFolders(of: path) }
+        try FileSecurity.checkFolders(above: path, what: "store file")
         let created = try FileSecurity.createPrivateFile(path, what: "store file")
         let connection: Database
+        let identity: FileSecurity.Identity
         do {
+            let before = FileSecurity.identity(of: path)
             connection = try Database(path: path)
-            try Self.configure(connection, path: path)
+            guard let opened = FileSecurity.identity(of: path), opened == before else {
+                throw BackendError(.internalError, "local store: \(path) was replaced while it was being opened")
+            }
+            identity = opened
+            try Self.configure(connection, path: path, key: key)
         } catch let error as SQLiteError {
             throw BackendError(
-                error.isBusy ? .unavailable : .internalError, "local store: cannot open \(path): \(error.message)")
+                error.isBusy ? .unavailable : error.isFull ? .noSpace : .internalError,
+                "local store: cannot open \(path): \(error.message)")
         }
         self.database = Mutex(connection)
         self.key = key
         self.logger = logger
         self.path = path
+        self.identity = identity
         logger.info("\(created ? "created" : "opened") local store \(path)")
     }
 
@@ -41,7 +56,7 @@ public final class LocalSecretStore: SecretBackend {
         .object([("backend", .string("local")), ("store", .string(path))])
     }
 
-    private static func configure(_ connection: Database, path: String) throws {
+    private static func configure(_ connection: Database, path: String, key: SymmetricKey) throws {
         // The busy timeout first, so the statements below wait for other processes.
         try connection.execute("PRAGMA busy_timeout = 5000")
         try connection.execute("PRAGMA foreign_keys = ON")
@@ -64,7 +79,45 @@ public final class LocalSecretStore: SecretBackend {
                     "local store: \(path) has schema version \(version); this infisicalfs knows up to \(Schema.version)"
                 )
             }
+            try checkKey(key, of: connection, path: path)
         }
+    }
+
+    /// Refuses a key that is not the store's own, before anything is
+    /// written with it. The check value is written when the store is made;
+    /// a store made before there was one (schema 1 or 2) gets it at its
+    /// first opening, if the key opens at least one of the values sealed
+    /// longest ago (the first key's, should two keys have written to it).
+    /// A store without values takes any key.
+    private static func checkKey(_ key: SymmetricKey, of db: Database, path: String) throws {
+        let mismatch = StoreKeyMismatch(
+            "the key does not open local store \(path): it was made with another key (give its own key in "
+                + "\(LocalStoreKey.environmentVariable) or in \(path).key)")
+        func opens(_ sealed: [UInt8], _ associatedData: [UInt8]) -> Bool {
+            (try? AESGCM.open(AESGCM.SealedBox(combined: sealed), using: key, authenticating: associatedData)) != nil
+        }
+        let check = try db.query("SELECT value FROM settings WHERE name = ?", .text(Schema.keyCheckName)) {
+            $0.blob(0)
+        }.first
+        if let check {
+            guard opens(check, Schema.keyCheckAssociatedData) else { throw mismatch }
+            return
+        }
+        let samples = try db.query(
+            "SELECT project_id, environment, path, name, value FROM secrets ORDER BY updated_at, rowid LIMIT 64"
+        ) { row -> (SecretLocation?, String, [UInt8]) in
+            let folder = SecretPath(canonical: row.text(2))
+            let location = folder.map { SecretLocation(projectID: row.text(0), environment: row.text(1), path: $0) }
+            return (location, row.text(3), row.blob(4))
+        }
+        let opened = samples.contains { location, name, sealed in
+            location.map { opens(sealed, associatedData(name, in: $0, .value)) } ?? false
+        }
+        guard samples.isEmpty || opened else { throw mismatch }
+        let sealed = try AESGCM.seal(
+            Schema.keyCheckPlaintext, using: key, authenticating: Schema.keyCheckAssociatedData
+        ).combined
+        try db.run("INSERT INTO settings (name, value) VALUES (?, ?)", .text(Schema.keyCheckName), .blob(sealed))
     }
 
     public var capabilities: BackendCapabilities { BackendCapabilities(managesProjects: true) }
@@ -435,9 +488,27 @@ public final class LocalSecretStore: SecretBackend {
         try inTransaction(immediate: false, body)
     }
 
-    /// Runs `body` in one `BEGIN IMMEDIATE` transaction.
+    /// Runs `body` in one `BEGIN IMMEDIATE` transaction, committed only
+    /// while `path` still names the file the connection opened.
     private func write<Result: Sendable>(_ body: (Database) throws -> Result) throws -> Result {
-        try inTransaction(immediate: true, body)
+        try inTransaction(immediate: true) { db in
+            let result = try body(db)
+            // As late as can be, so a store deleted during the write is noticed too.
+            try requireStoreInPlace()
+            return result
+        }
+    }
+
+    /// SQLite in WAL mode keeps writing to a file that was deleted or
+    /// replaced, and reports success: such writes would be gone at the next
+    /// opening. One `lstat` per write finds out first.
+    private func requireStoreInPlace() throws {
+        let now = FileSecurity.identity(of: path)
+        guard now != identity else { return }
+        throw BackendError(
+            .internalError,
+            "local store: \(path) was \(now == nil ? "deleted or moved" : "replaced by another file") while in use; "
+                + "writes are refused (they would be lost), reads show the store as it was opened; remount to go on")
     }
 
     private func inTransaction<Result: Sendable>(immediate: Bool, _ body: (Database) throws -> Result) throws
@@ -446,6 +517,10 @@ public final class LocalSecretStore: SecretBackend {
         do {
             return try database.withLock { db in try db.transaction(immediate: immediate) { try body(db) } }
         } catch let error as SQLiteError {
+            if error.isFull {
+                // Nothing was written: the transaction rolled back. The caller logs it, once.
+                throw BackendError(.noSpace, "local store: no space left on the file system holding \(path)")
+            }
             let failure =
                 error.isBusy
                 ? BackendError(.unavailable, "local store: \(path) stayed locked by another process for 5 s")

@@ -15,9 +15,16 @@ public enum LocalStoreKey {
 
     /// The key from `INFISICALFS_STORE_KEY` when set, else from the file
     /// `<storePath>.key` (one line of base64), which is created with a fresh
-    /// random key and mode 0600 when missing. Errors are `BackendError`s.
+    /// random key and mode 0600 when missing (and its folders, mode 0700, when
+    /// `createMissingFolders`). The key file must be this user's, in folders
+    /// no one else may change (`FileSecurity`). Errors are `BackendError`s, and
+    /// `StoreKeyMismatch` when `storePath` already holds a database but its
+    /// key file is missing and `newKeyForExistingFile` is false: a fresh key
+    /// could not open it, and a file made for it would stand in the way of
+    /// the real key's being put back.
     public static func load(
-        storePath: String, environment: [String: String] = ProcessInfo.processInfo.environment
+        storePath: String, environment: [String: String] = ProcessInfo.processInfo.environment,
+        newKeyForExistingFile: Bool = true, createMissingFolders: Bool = true
     ) throws -> SymmetricKey {
         if let text = environment[environmentVariable] {
             do {
@@ -27,8 +34,18 @@ public enum LocalStoreKey {
             }
         }
         let keyPath = storePath + ".key"
+        if createMissingFolders { try FileSecurity.createParentFolders(of: keyPath) }
+        try FileSecurity.checkFolders(above: keyPath, what: "key file")
         if !FileSecurity.exists(keyPath) {
-            try FileSecurity.createParentFolders(of: keyPath)
+            if !newKeyForExistingFile, FileSecurity.exists(storePath) {
+                // A store that is no store, or not private, is reported as such first.
+                try FileSecurity.checkPrivate(storePath, what: "store file")
+            }
+            if !newKeyForExistingFile, FileSecurity.holdsDatabase(storePath) {
+                throw StoreKeyMismatch(
+                    "local store \(storePath) exists but its key file \(keyPath) is missing: put the store's key back "
+                        + "there, or give it in \(environmentVariable)")
+            }
             try createKeyFile(at: keyPath)
         }
         return try readKeyFile(at: keyPath)
@@ -72,4 +89,16 @@ public enum LocalStoreKey {
             throw BackendError(.permissionDenied, "cannot create key file \(path): \(FileSecurity.reason(errno))")
         }
     }
+}
+
+/// The key given does not open an existing local store (it was sealed with
+/// another key, or its key file is missing). Going on would seal new values
+/// with a second key while the old ones stay unreadable, so a mount refuses
+/// to start. The reason names the files, never a key.
+public struct StoreKeyMismatch: Error, Sendable, CustomStringConvertible {
+    public let reason: String
+
+    public init(_ reason: String) { self.reason = reason }
+
+    public var description: String { reason }
 }

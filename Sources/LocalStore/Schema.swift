@@ -3,12 +3,13 @@ import Foundation
 /// The store's tables. `PRAGMA user_version` records which version of this
 /// schema a file holds; an older file is migrated when it is opened.
 enum Schema {
-    static let version: Int64 = 2
+    static let version: Int64 = 3
 
-    /// Version 2. Values and comments are AES-GCM blobs; names, paths and
+    /// Version 3. Values and comments are AES-GCM blobs; names, paths and
     /// slugs are plain text so they can be indexed and listed. The root folder
     /// "/" of an environment has no row: it exists whenever the environment
-    /// does. A comment is NULL when there is none.
+    /// does. A comment is NULL when there is none. `settings` holds the key
+    /// check (`keyCheckName`).
     static let create = """
         CREATE TABLE projects (
             id TEXT PRIMARY KEY NOT NULL,
@@ -45,7 +46,17 @@ enum Schema {
             PRIMARY KEY (project_id, environment, path, name, type),
             FOREIGN KEY (project_id, environment) REFERENCES environments(project_id, slug) ON DELETE CASCADE
         );
+        \(createSettings)
         """
+
+    static let createSettings = "CREATE TABLE settings (name TEXT PRIMARY KEY NOT NULL, value BLOB NOT NULL);"
+
+    /// The `settings` row that proves the key: `keyCheckPlaintext` sealed
+    /// with the store's key, bound to `keyCheckAssociatedData`. Written when
+    /// the store is made, or at the first opening of an older one.
+    static let keyCheckName = "key_check"
+    static let keyCheckPlaintext = Array("infisicalfs local store".utf8)
+    static let keyCheckAssociatedData = Array("infisicalfs key check 1".utf8)
 
     /// Brings a file of an older `version` up to `Schema.version`, step by
     /// step, inside the transaction that opened it; every value is kept.
@@ -63,6 +74,11 @@ enum Schema {
             for row in rows {
                 try db.run("UPDATE secrets SET secret_id = ? WHERE rowid = ?", .text(newSecretID()), .integer(row))
             }
+        }
+        if version < 3 {
+            // 2 → 3: room for the key check, which the opening writes next
+            // (it needs the key; the migration does not).
+            try db.execute(createSettings)
         }
     }
 

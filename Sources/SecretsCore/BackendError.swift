@@ -14,6 +14,8 @@ public struct BackendError: Error, Sendable, Equatable, CustomStringConvertible 
         case nameTooLong
         /// The value is larger than the backend accepts.
         case tooLarge
+        /// The backend's storage is full; nothing was written.
+        case noSpace
         /// Credentials are missing, wrong or expired.
         case unauthenticated
         /// The identity may not do this.

@@ -221,9 +221,9 @@ struct MigrationTests {
         #expect(Set(ids.values).count == values.count)
         #expect(try store.listFolder(location("/")).secrets.map(\.name) == ["A", "PEM"])
 
-        // The file now says version 2, and a second opening changes nothing.
+        // The file now says the current version, and a second opening changes nothing.
         let version = try Database(path: fixture.storePath).query("PRAGMA user_version") { $0.integer(0) }
-        #expect(version == [2])
+        #expect(version == [Schema.version])
         let again = try fixture.open()
         for old in values { #expect(try again.getSecret(old.name, in: location(old.path)).id == ids[old.name]) }
 
