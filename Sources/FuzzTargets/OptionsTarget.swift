@@ -56,7 +56,12 @@ extension FuzzTarget {
         findings.check(request.umask <= 0o777, "\(shown): umask \(String(request.umask, radix: 8))")
         findings.check(
             request.timeout.isFinite && request.timeout >= 0.5 && request.timeout <= 300, "\(shown): timeout \(request.timeout)")
-        findings.check(request.cacheTTL >= 0 && request.maxStale >= 0, "\(shown): a negative cache_ttl or max_stale")
+        findings.check(
+            MountRequest.cacheTTLRange.contains(request.cacheTTL) && MountRequest.maxStaleRange.contains(request.maxStale),
+            "\(shown): cache_ttl \(request.cacheTTL) or max_stale \(request.maxStale) out of range")
+        findings.check(
+            [request.uid, request.gid].allSatisfy { $0.map(MountRequest.idRange.contains) ?? true },
+            "\(shown): uid or gid (uid_t)-1")
         findings.check(
             request.siteURL.map { $0.hasPrefix("http://") || $0.hasPrefix("https://") } ?? true,
             "\(shown): site URL \(quoted(request.siteURL ?? ""))")

@@ -53,6 +53,21 @@ public struct MountRequest: Sendable, Equatable {
 
     public init(mountpoint: String) { self.mountpoint = mountpoint }
 
+    // The range of each numeric option (docs/CLI.md), checked at parse time:
+    // no arithmetic on a value the user gave can then overflow or trap.
+
+    /// `cache_ttl`: up to a year.
+    public static let cacheTTLRange = 0...31_536_000
+    /// `max_stale`: up to ten years (the default is a day).
+    public static let maxStaleRange = 0...315_360_000
+    /// `timeout`, in seconds.
+    public static let timeoutRange = 0.5...300.0
+    /// `uid` and `gid`: every ID but 4294967295, which is (uid_t)-1: "no
+    /// user" to the kernel, an owner nobody is (everyone locked out).
+    public static let idRange: ClosedRange<UInt32> = 0...4_294_967_294
+    /// `umask`, octal 000 to 777.
+    public static let umaskRange: ClosedRange<UInt16> = 0...0o777
+
     /// The SDKs' credential variables; any of them selects the Infisical backend.
     public static let credentialVariables = [
         "INFISICAL_UNIVERSAL_AUTH_CLIENT_ID", "INFISICAL_UNIVERSAL_AUTH_CLIENT_SECRET", "INFISICAL_ACCESS_TOKEN",
@@ -317,6 +332,9 @@ enum Option: CaseIterable {
         }
     }
 
+    /// Why the largest ID is refused: it is no owner at all.
+    private static let noID = " (4294967295 is (uid_t)-1, which chown(2) reads as \"no change\")"
+
     func apply(_ value: String?, to request: inout MountRequest, spelledAs name: String) throws(CommandFailure) {
         let value = value ?? ""
         switch self {
@@ -334,30 +352,38 @@ enum Option: CaseIterable {
             guard !value.isEmpty else { throw .usage("\(name) needs a path") }
             request.localStore = value
         case .cacheTTL:
-            guard let seconds = Int(value), seconds >= 0 else {
-                throw .usage("\(name) must be a whole number of seconds (0 disables the cache)")
+            guard let seconds = Int(value), MountRequest.cacheTTLRange.contains(seconds) else {
+                throw .usage(
+                    "\(name) must be a whole number of seconds from 0 to \(MountRequest.cacheTTLRange.upperBound)"
+                        + " (a year; 0 disables the cache)")
             }
             request.cacheTTL = seconds
         case .timeout:
-            guard let seconds = Double(value), seconds.isFinite, seconds >= 0.5, seconds <= 300 else {
+            guard let seconds = Double(value), MountRequest.timeoutRange.contains(seconds) else {
                 throw .usage("\(name) must be a number of seconds from 0.5 to 300")
             }
             request.timeout = seconds
         case .maxStale:
-            guard let seconds = Int(value), seconds >= 0 else {
-                throw .usage("\(name) must be a whole number of seconds (0 never serves an expired value)")
+            guard let seconds = Int(value), MountRequest.maxStaleRange.contains(seconds) else {
+                throw .usage(
+                    "\(name) must be a whole number of seconds from 0 to \(MountRequest.maxStaleRange.upperBound)"
+                        + " (ten years; 0 never serves an expired value)")
             }
             request.maxStale = seconds
         case .readOnly: request.readOnly = true
         case .allowOther: request.allowOther = true
         case .uid:
-            guard let uid = UInt32(value) else { throw .usage("\(name) must be a numeric user ID") }
+            guard let uid = UInt32(value), MountRequest.idRange.contains(uid) else {
+                throw .usage("\(name) must be a numeric user ID from 0 to \(MountRequest.idRange.upperBound)\(Self.noID)")
+            }
             request.uid = uid
         case .gid:
-            guard let gid = UInt32(value) else { throw .usage("\(name) must be a numeric group ID") }
+            guard let gid = UInt32(value), MountRequest.idRange.contains(gid) else {
+                throw .usage("\(name) must be a numeric group ID from 0 to \(MountRequest.idRange.upperBound)\(Self.noID)")
+            }
             request.gid = gid
         case .umask:
-            guard let mask = UInt16(value, radix: 8), mask <= 0o777 else {
+            guard let mask = UInt16(value, radix: 8), MountRequest.umaskRange.contains(mask) else {
                 throw .usage("\(name) must be octal, 000 to 777")
             }
             request.umask = mask

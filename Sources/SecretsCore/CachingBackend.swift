@@ -323,8 +323,8 @@ public final class CachingBackend: SecretBackend {
             )
         }
         let cache = StatusValue.object([
-            ("ttl_seconds", .integer(Int(ttl))),
-            ("max_stale_seconds", maxStale.isFinite ? .integer(Int(maxStale)) : .null),
+            ("ttl_seconds", Self.wholeSeconds(ttl)),
+            ("max_stale_seconds", Self.wholeSeconds(maxStale)),
             ("entries", .object([
                 ("projects", .integer(counts.projects)), ("folders", .integer(counts.folders)),
                 ("secrets", .integer(counts.secrets)),
@@ -338,6 +338,17 @@ public final class CachingBackend: SecretBackend {
         ])
         let kept: [(String, StatusValue)] = offline.map { [("offline_cache", $0.status)] } ?? []
         return .object(backend.status.fields + [("cache", cache)] + kept)
+    }
+
+    /// Seconds as a whole number for `/.status`, saturating: a figure too
+    /// large for an Int (a TTL of 1e19 s) must not trap the daemon when the
+    /// report is made; not finite (no bound, NaN) is null.
+    private static func wholeSeconds(_ seconds: TimeInterval) -> StatusValue {
+        guard seconds.isFinite else { return .null }
+        // Double(Int.max) rounds up to 2^63, itself out of Int's range.
+        if seconds >= Double(Int.max) { return .integer(.max) }
+        if seconds <= Double(Int.min) { return .integer(.min) }
+        return .integer(Int(seconds))
     }
 
     /// Drops every entry, so the next read asks the backend.
