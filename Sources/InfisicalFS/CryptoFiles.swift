@@ -40,6 +40,19 @@ struct CryptoOpenFile: Sendable {
     var generation: UInt64 = 0
     /// The latest request through this open was refused: close reports it.
     var refused = false
+    /// The errno of that refusal: EINVAL (the request's fault) or ENOSPC
+    /// (the mount's memory budget).
+    var rejection = Errno.invalidArgument
+}
+
+/// What a write to a `/.crypto` file leads to.
+enum CryptoWriteStep {
+    case done
+    /// The request was refused already: the rest of it is refused too, with this errno.
+    case rejected(Errno)
+    /// Refused now (EINVAL: the request's fault; ENOSPC: the mount's memory budget).
+    case refuse(CryptoFile, CryptoRefusal, Errno)
+    case answer(CryptoFile, [UInt8], generation: UInt64)
 }
 
 /// Answers kept for each user's next open of `encrypt` or `decrypt`, in
@@ -58,6 +71,9 @@ struct CryptoResults: Sendable {
     private var entries: [Key: Stored] = [:]
 
     var isEmpty: Bool { entries.isEmpty }
+
+    /// Bytes the kept answers hold (for the memory budget).
+    var bytes: Int { entries.values.reduce(0) { $0 + MemoryBudget.allocated($1.output) } }
 
     mutating func store(_ output: [UInt8], for uid: UInt32, _ file: CryptoFile, now: Date) {
         dropExpired(now: now)
@@ -125,51 +141,30 @@ extension SecretsFileSystem {
 
     func writeCrypto(_ handle: FuseHandle, data: [UInt8], context: RequestContext) throws(Errno) -> Int {
         try refuseIfReadOnly()
-        enum Next {
-            case done
-            case rejected
-            case refuse(CryptoFile, CryptoRefusal)
-            case answer(CryptoFile, [UInt8], generation: UInt64)
-        }
-        let next = try state.withLock { state throws(Errno) -> Next in
-            guard var open = state.cryptoFiles[handle.rawValue] else { throw .badFileDescriptor }
-            guard open.flags.writes, open.file != .key else { throw .badFileDescriptor }
-            if open.phase == .refused { return .rejected }
-            if open.phase == .answered, data.allSatisfy(isJSONWhitespace) { return .done }
-            if open.phase != .collecting {
-                open.phase = .collecting
-                open.request = []
-                open.scanner = JSONObjectScanner()
-                open.writer = context.uid
-                open.refused = false
+        let next = try state.withLock { state throws(Errno) -> CryptoWriteStep in
+            guard let open = state.cryptoFiles[handle.rawValue], open.flags.writes, open.file != .key else {
+                throw .badFileDescriptor
             }
-            open.generation += 1
-            let next: Next
-            if open.request.count + data.count > CryptoLimits.maximumRequestBytes {
-                let limit = CryptoLimits.maximumRequestBytes
-                next = .refuse(open.file, CryptoRefusal(reason: "the request is larger than \(limit) bytes"))
-            } else {
-                open.request += data
-                switch open.scanner.feed(data) {
-                case .empty, .incomplete: next = .done
-                case .invalid: next = .refuse(open.file, CryptoRefusal(reason: "the request is not a JSON object"))
-                case .complete: next = .answer(open.file, open.request, generation: open.generation)
-                }
-            }
-            state.cryptoFiles[handle.rawValue] = open
-            if case .refuse(_, let refusal) = next {
-                finish(&state, handle, with: .failure(refusal), generation: open.generation, phase: .refused)
+            // Out of the table while the request grows: its buffer has one
+            // reference and grows in place, instead of being copied whole at
+            // every write; the table then holds what the budget counts besides it.
+            var taken = state.cryptoFiles.removeValue(forKey: handle.rawValue)!
+            let next = Self.take(data, into: &taken, from: context.uid, besides: state)
+            state.cryptoFiles[handle.rawValue] = taken
+            if case .refuse(_, let refusal, let errno) = next {
+                finish(&state, handle, with: .failure(refusal), generation: taken.generation, phase: .refused)
+                state.cryptoFiles[handle.rawValue]?.rejection = errno
             }
             return next
         }
         switch next {
         case .done:
             return data.count
-        case .rejected:
-            throw .invalidArgument
-        case .refuse(let file, let refusal):
-            log(file, .failure(refusal))
-            throw .invalidArgument
+        case .rejected(let errno):
+            throw errno
+        case .refuse(let file, let refusal, let errno):
+            log(file, .failure(refusal), level: errno == .noSpace ? .warning : .notice)
+            throw errno
         case .answer(let file, let request, let generation):
             // Parsing and AES run outside the lock; a request of up to 1 MiB must not stall other calls.
             let outcome = CryptoRequest.answer(request, for: file)
@@ -182,18 +177,49 @@ extension SecretsFileSystem {
         }
     }
 
+    /// Adds one write to an open's request: what to do next. `others` is the
+    /// state without this open, for the memory budget.
+    private static func take(
+        _ data: [UInt8], into open: inout CryptoOpenFile, from uid: UInt32, besides others: State
+    ) -> CryptoWriteStep {
+        if open.phase == .refused { return .rejected(open.rejection) }
+        if open.phase == .answered, data.allSatisfy(isJSONWhitespace) { return .done }
+        if open.phase != .collecting {
+            open.phase = .collecting
+            open.request = []
+            open.scanner = JSONObjectScanner()
+            open.writer = uid
+            open.refused = false
+            open.rejection = .invalidArgument
+        }
+        open.generation += 1
+        if open.request.count + data.count > CryptoLimits.maximumRequestBytes {
+            let limit = CryptoLimits.maximumRequestBytes
+            return .refuse(open.file, CryptoRefusal(reason: "the request is larger than \(limit) bytes"), .invalidArgument)
+        }
+        // The request's room counts; its answer, once made, replaces it.
+        guard MemoryBudget.reserve(open.request.count + data.count, in: &open.request, besides: others) else {
+            return .refuse(open.file, CryptoRefusal(reason: MemoryBudget.refusal), .noSpace)
+        }
+        open.request += data
+        switch open.scanner.feed(data) {
+        case .empty, .incomplete: return .done
+        case .invalid: return .refuse(open.file, CryptoRefusal(reason: "the request is not a JSON object"), .invalidArgument)
+        case .complete: return .answer(open.file, open.request, generation: open.generation)
+        }
+    }
     /// flush (every close(2)) and fsync: end a request still arriving; EINVAL
     /// when the latest request through this open was refused.
     func flushCrypto(_ handle: FuseHandle) throws(Errno) {
         try endRequest(handle)
-        let refused = state.withLock { state in
-            guard var open = state.cryptoFiles[handle.rawValue] else { return false }
+        let refusal = state.withLock { state -> Errno? in
+            guard var open = state.cryptoFiles[handle.rawValue] else { return nil }
             // A flush ends a refused request: the next write starts a new one.
             if open.phase == .refused { open.phase = .idle }
             state.cryptoFiles[handle.rawValue] = open
-            return open.refused
+            return open.refused ? open.rejection : nil
         }
-        if refused { throw .invalidArgument }
+        if let refusal { throw refusal }
     }
 
     func releaseCrypto(_ handle: FuseHandle) {
@@ -247,10 +273,10 @@ extension SecretsFileSystem {
     }
 
     /// One line per request: its outcome, never its content.
-    private func log(_ file: CryptoFile, _ outcome: Result<[UInt8], CryptoRefusal>) {
+    private func log(_ file: CryptoFile, _ outcome: Result<[UInt8], CryptoRefusal>, level: LogLevel = .notice) {
         switch outcome {
         case .success: logger.debug("\(file.logPath): request answered")
-        case .failure(let refusal): logger.notice("\(file.logPath): request refused: \(refusal.reason)")
+        case .failure(let refusal): logger.log(level, "\(file.logPath): request refused: \(refusal.reason)")
         }
     }
 

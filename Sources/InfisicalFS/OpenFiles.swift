@@ -23,8 +23,9 @@ struct OpenFile: Sendable {
     /// when it was stored: a first write that is a line gets it back, so
     /// `echo a > F; echo b >> F` gives "a\nb\n" as on a disk.
     var restoresLineBreak = false
-    /// A write through this open was refused: the content is incomplete and
-    /// is never stored; every later flush reports the refusal.
+    /// A write through this open was refused (EFBIG: over the value's limit;
+    /// ENOSPC: over the mount's memory budget): the content is incomplete
+    /// and is never stored; every later write and flush reports the refusal.
     var refusedWrite: Errno?
     /// A comment set (setxattr) before the file was first stored: set right
     /// after the create (`cp -a`, `mv` to another environment carry it).
@@ -155,29 +156,54 @@ extension SecretsFileSystem {
         if isCryptoHandle(handle) { return try writeCrypto(handle, data: data, context: context) }
         try refuseIfReadOnly()
         if isScratchHandle(handle) { return try writeScratch(handle, offset: offset, data: data) }
-        let outcome = try withOpenFile(handle) { file throws(Errno) -> Result<Int, Errno> in
-            guard file.flags.writes else { throw .badFileDescriptor }
-            if file.restoresLineBreak {
+        // The refusal, and whether it is new (logged once: later writes of a refused open fail quietly).
+        let outcome = try state.withLock { state throws(Errno) -> Result<Int, Refusal> in
+            try Self.withOpenFile(handle, in: &state) { file, others throws(Errno) -> Result<Int, Refusal> in
+                guard file.flags.writes else { throw .badFileDescriptor }
+                // Refused once: the content is incomplete, and every later write says so.
+                if let refusal = file.refusedWrite { return .failure(Refusal(errno: refusal, new: false)) }
+                var line: [UInt8] = []
+                if file.restoresLineBreak, data.last == UInt8(ascii: "\n") { line = [UInt8(ascii: "\n")] }
+                let base = file.content.count + line.count
+                // O_APPEND writes go to the end of the value as this open sees it,
+                // whatever offset a stale kernel size suggests.
+                let start = file.flags.append ? base : Int(clamping: offset)
+                guard start <= SecretValue.maximumBytes - data.count else {
+                    file.refusedWrite = .fileTooLarge
+                    return .failure(Refusal(errno: .fileTooLarge, new: false))
+                }
+                guard MemoryBudget.reserve(max(base, start + data.count), in: &file.content, besides: others) else {
+                    file.refusedWrite = .noSpace
+                    return .failure(Refusal(errno: .noSpace, new: true))
+                }
                 file.restoresLineBreak = false
-                if data.last == UInt8(ascii: "\n") { file.content.append(UInt8(ascii: "\n")) }
+                file.content += line
+                if start > file.content.count { resizeContent(&file.content, to: start) }
+                let end = min(start + data.count, file.content.count)
+                file.content.replaceSubrange(start..<end, with: data)
+                file.dirty = true
+                file.written = true
+                return .success(data.count)
             }
-            // O_APPEND writes go to the end of the value as this open sees it,
-            // whatever offset a stale kernel size suggests.
-            let start = file.flags.append ? file.content.count : Int(clamping: offset)
-            guard start <= SecretValue.maximumBytes - data.count else {
-                file.refusedWrite = .fileTooLarge
-                return .failure(.fileTooLarge)
-            }
-            if start > file.content.count { resizeContent(&file.content, to: start) }
-            let end = min(start + data.count, file.content.count)
-            file.content.replaceSubrange(start..<end, with: data)
-            file.dirty = true
-            file.written = true
-            return .success(data.count)
         }
         // The kernel's pages of this file now hold bytes that are not stored.
         state.withLock { $0.pageVersions[inode.rawValue] = nil }
-        return try outcome.get()
+        switch outcome {
+        case .success(let count):
+            return count
+        case .failure(let refusal):
+            if refusal.new {
+                let path = (try? node(inode))?.logPath ?? "inode \(inode.rawValue)"
+                logger.warning("write \(path) refused (\(refusal.errno)): \(MemoryBudget.refusal); nothing will be stored, the old value stays")
+            }
+            throw refusal.errno
+        }
+    }
+
+    /// A write refused; `new` when this write is the one refused first (it is logged).
+    private struct Refusal: Error {
+        let errno: Errno
+        let new: Bool
     }
 
     public func flush(_ inode: InodeNumber, handle: FuseHandle, context: RequestContext) throws(Errno) {
@@ -201,7 +227,8 @@ extension SecretsFileSystem {
             try? commitIfNeeded(handle, final: true)
         }
         let dropped = state.withLock { $0.openFiles.removeValue(forKey: handle.rawValue) }
-        if let dropped, dropped.dirty, let node = try? node(inode) {
+        // A refused write was logged when it was refused: one line, not two.
+        if let dropped, dropped.dirty, dropped.refusedWrite == nil, let node = try? node(inode) {
             logger.notice("close \(node.logPath): uncommitted change discarded")
         }
     }
@@ -293,23 +320,43 @@ extension SecretsFileSystem {
 
     func withOpenFile<T>(_ handle: FuseHandle, _ body: (inout OpenFile) throws(Errno) -> T) throws(Errno) -> T {
         try state.withLock { state throws(Errno) -> T in
-            guard var file = state.openFiles[handle.rawValue] else { throw .badFileDescriptor }
-            let result = try body(&file)
-            state.openFiles[handle.rawValue] = file
-            return result
+            // Out of the table while `body` runs (see the static form).
+            guard var file = state.openFiles.removeValue(forKey: handle.rawValue) else { throw .badFileDescriptor }
+            defer { state.openFiles[handle.rawValue] = file }
+            return try body(&file)
         }
     }
 
+    /// Runs `body` on an open file taken out of the table while it runs, so
+    /// that its content is the only reference to its buffer: a write then
+    /// changes the buffer in place instead of copying the whole content
+    /// (which cost a copy per write, and twice the memory at the peak).
+    /// `body` also sees the rest of the state, without this file (what the
+    /// memory budget holds besides it). The file
+    /// goes back as `body` left it, also when it throws.
+    static func withOpenFile<T>(
+        _ handle: FuseHandle, in state: inout State, _ body: (inout OpenFile, State) throws(Errno) -> T
+    ) throws(Errno) -> T {
+        guard var file = state.openFiles.removeValue(forKey: handle.rawValue) else { throw .badFileDescriptor }
+        defer { state.openFiles[handle.rawValue] = file }
+        return try body(&file, state)
+    }
+
     /// Truncates an open file's content; false when `handle` is not a writable open file.
+    /// Growing it past the memory budget is ENOSPC, and changes nothing.
     func resize(_ handle: FuseHandle, to size: Int) throws(Errno) -> Bool {
-        let resized = try? withOpenFile(handle) { file throws(Errno) -> Bool in
-            guard file.flags.writes else { return false }
-            resizeContent(&file.content, to: size)
-            file.dirty = true
-            file.written = true
-            return true
+        let resized = try state.withLock { state throws(Errno) -> Bool in
+            guard state.openFiles[handle.rawValue] != nil else { return false }
+            return try Self.withOpenFile(handle, in: &state) { file, others throws(Errno) -> Bool in
+                guard file.flags.writes else { return false }
+                guard MemoryBudget.reserve(size, in: &file.content, besides: others) else { throw .noSpace }
+                resizeContent(&file.content, to: size)
+                file.dirty = true
+                file.written = true
+                return true
+            }
         }
-        return resized ?? false
+        return resized
     }
 
     func resizeContent(_ content: inout [UInt8], to size: Int) {

@@ -24,10 +24,9 @@ struct ScratchOpen: Sendable {
 
 extension SecretsFileSystem {
     /// Largest scratch file (an editor's swap file of a 512 KiB value is larger than the value).
+    /// All of them together share the mount's `MemoryBudget`: beyond it,
+    /// writes that grow them fail with ENOSPC.
     static let scratchLimit = 16 << 20
-    /// Most memory all scratch files of the mount may hold together: beyond
-    /// it, writes that grow them fail with ENOSPC.
-    static let scratchTotalLimit = 64 << 20
 
     /// Whether a file named `name` in `location` is a scratch file rather
     /// than a secret: a scratch name no stored secret has.
@@ -96,24 +95,29 @@ extension SecretsFileSystem {
     }
 
     func writeScratch(_ handle: FuseHandle, offset: UInt64, data: [UInt8]) throws(Errno) -> Int {
-        try state.withLock { state throws(Errno) -> Int in
+        // The file refused, when the budget refuses the write.
+        let refused = try state.withLock { state throws(Errno) -> Node? in
             guard let open = state.scratchHandles[handle.rawValue], open.flags.writes else { throw .badFileDescriptor }
             // Removed while open: the writes go nowhere, as on a disk.
-            guard let node = state.inodes.node(open.inode), var file = state.scratchFiles[node] else { return data.count }
+            guard let node = state.inodes.node(open.inode), state.scratchFiles[node] != nil else { return nil }
+            // Out of the table while it changes: the content grows in place, not copied at each write.
+            var file = state.scratchFiles.removeValue(forKey: node)!
+            defer { state.scratchFiles[node] = file }
             let start = open.flags.append ? file.content.count : Int(clamping: offset)
             guard start <= Self.scratchLimit - data.count else { throw .fileTooLarge }
-            let growth = max(0, start + data.count - file.content.count)
-            if growth > 0, Self.scratchBytes(state) + growth > Self.scratchTotalLimit { throw .noSpace }
+            guard MemoryBudget.reserve(max(file.content.count, start + data.count), in: &file.content, besides: state) else {
+                return node
+            }
             if start > file.content.count { file.content += repeatElement(0, count: start - file.content.count) }
             file.content.replaceSubrange(start..<min(start + data.count, file.content.count), with: data)
             file.modified = Date()
-            state.scratchFiles[node] = file
-            return data.count
+            return nil
         }
-    }
-
-    private static func scratchBytes(_ state: State) -> Int {
-        state.scratchFiles.values.reduce(0) { $0 + $1.content.count }
+        if let refused {
+            logger.warning("write \(refused.logPath) refused (\(Errno.noSpace)): \(MemoryBudget.refusal)")
+            throw .noSpace
+        }
+        return data.count
     }
 
     func releaseScratch(_ handle: FuseHandle) {
@@ -122,18 +126,17 @@ extension SecretsFileSystem {
 
     func resizeScratch(_ node: Node, to size: UInt64) throws(Errno) {
         guard size <= UInt64(Self.scratchLimit) else { throw .fileTooLarge }
+        let size = Int(size)
         try state.withLock { state throws(Errno) in
-            guard var file = state.scratchFiles[node] else { throw .noSuchFileOrDirectory }
-            if Int(size) > file.content.count, Self.scratchBytes(state) + Int(size) - file.content.count > Self.scratchTotalLimit {
-                throw .noSpace
-            }
-            if Int(size) < file.content.count {
-                file.content.removeSubrange(Int(size)...)
+            guard var file = state.scratchFiles.removeValue(forKey: node) else { throw .noSuchFileOrDirectory }
+            defer { state.scratchFiles[node] = file }
+            guard MemoryBudget.reserve(size, in: &file.content, besides: state) else { throw .noSpace }
+            if size < file.content.count {
+                file.content.removeSubrange(size...)
             } else {
-                file.content += repeatElement(0, count: Int(size) - file.content.count)
+                file.content += repeatElement(0, count: size - file.content.count)
             }
             file.modified = Date()
-            state.scratchFiles[node] = file
         }
     }
 
@@ -179,23 +182,61 @@ extension SecretsFileSystem {
     /// A scratch file renamed to a secret's name (`sed -i`, `mv NAME.tmp
     /// NAME`, an editor restoring its backup): one create or update of that
     /// secret with the file's content. A secret the scratch file was renamed
-    /// from, still hidden and not the target, is then deleted: a move.
+    /// from, still hidden and not the target, is then deleted: a move. A
+    /// rename that fails changes nothing (see `finishMove`).
     func commitScratch(_ source: Node, as target: Node) throws(Errno) {
         guard case .secret(let location, let name) = target, let file = scratchFile(source) else {
             throw .noSuchFileOrDirectory
         }
-        let exists = try listing(of: location).secret(named: name) != nil
-        try commit(file.content, as: name, in: location, isNew: !exists)
+        let replaced = try listing(of: location).secret(named: name)
+        try commit(file.content, as: name, in: location, isNew: replaced == nil)
+        if let origin = file.origin, origin != target, isHidden(origin) {
+            try finishMove(from: origin, to: target, replacing: replaced)
+            unhide(origin)
+        }
         unhide(target)
         state.withLock { state in
             state.scratchFiles[source] = nil
             if let replaced = state.inodes.inode(of: target) { state.pageVersions[replaced.rawValue] = nil }
             state.inodes.move(source, to: target)
         }
-        if let origin = file.origin, origin != target, isHidden(origin), case .secret(let from, let oldName) = origin {
-            try call("mv \(origin.logPath) \(target.logPath)") { try backend.deleteSecret(oldName, in: from) }
-            unhide(origin)
+    }
+
+    /// The end of a move through a scratch file (`mv F F~; mv F~ G`): the
+    /// secret the file was renamed from (F) is deleted, now that the file's
+    /// content is stored as `target`. When that delete fails, `target` is
+    /// put back as it was (`replaced`, or no secret), so the rename fails
+    /// having changed nothing: F stays stored, the scratch file keeps the
+    /// content. One log line says what happened, both states when putting
+    /// the target back fails too.
+    private func finishMove(from origin: Node, to target: Node, replacing replaced: Secret?) throws(Errno) {
+        guard case .secret(let from, let oldName) = origin, case .secret(let location, let name) = target else { return }
+        let failure: BackendError
+        do {
+            try backend.deleteSecret(oldName, in: from)
+            return
+        } catch let error as BackendError {
+            // Gone already (removed elsewhere): the move is whole.
+            if error.kind == .notFound { return }
+            failure = error
+        } catch {
+            failure = BackendError(.internalError, "\(error)")
         }
+        let what = "mv \(origin.logPath) \(target.logPath): \(failure.reason) (\(Errno(failure)))"
+        do {
+            if let replaced {
+                _ = try backend.updateSecret(name, value: replaced.value, in: location)
+            } else {
+                try backend.deleteSecret(name, in: location)
+            }
+            logger.warning("\(what); undone: \(target.logPath) \(replaced == nil ? "removed again" : "holds its old value again")")
+        } catch {
+            let reason = (error as? BackendError)?.reason ?? "\(error)"
+            logger.error(
+                "\(what); undoing it failed too (\(reason)): \(origin.logPath) is still stored, and \(target.logPath)"
+                    + " holds the renamed file's content\(replaced == nil ? " (created by the rename)" : ", not its old value")")
+        }
+        throw Errno(failure)
     }
 
     /// After a folder rename: scratch files and hidden secrets below it move along.
