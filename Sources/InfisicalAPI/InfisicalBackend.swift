@@ -299,7 +299,9 @@ public final class InfisicalBackend: SecretBackend {
         }
     }
 
-    public func deleteSecret(_ name: String, in location: SecretLocation) throws {
+    public func deleteSecret(_ name: String, in location: SecretLocation) throws { try delete(name, in: location) }
+
+    private func delete(_ name: String, in location: SecretLocation) throws(BackendError) {
         try client.sendIgnoringBody(
             Endpoint(
                 method: "DELETE", route: "/api/v3/secrets/raw/{secretName}",
@@ -312,6 +314,11 @@ public final class InfisicalBackend: SecretBackend {
     /// call to the move route where the server has it. Otherwise the target
     /// is created (or updated) with the source's value, comment and tags,
     /// and the source deleted. What each way keeps: docs/SEMANTICS.md.
+    ///
+    /// A move that fails leaves source and target as they were: a step that
+    /// fails after the target was written is undone (`carryOver`). Once the
+    /// move is made, a later step that fails (the read-back, setting tags
+    /// again) does not fail it: the source is gone by then.
     public func moveSecret(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
         throws -> Secret
     {
@@ -319,17 +326,19 @@ public final class InfisicalBackend: SecretBackend {
             throw BackendError.invalid("\(source)/\(name) cannot move to another environment or project (\(target))")
         }
         if source == target, name == newName { return try getSecret(name, in: source, type: .shared) }
+        // Every way needs it: the move is described by it when its read-back fails.
+        let original = try secretDTO(name, in: source, type: .shared)
         if source == target, (try? getSecret(newName, in: target, type: .shared)) == nil,
-            let renamed = try renameInPlace(name, in: source, to: newName)
+            let renamed = try renameInPlace(original, in: source, to: newName)
         {
             return renamed
         }
         if source != target, name == newName,
-            let moved = try moveThroughRoute(name, from: source, to: target)
+            let moved = try moveThroughRoute(original, from: source, to: target)
         {
             return moved
         }
-        return try carryOver(name, from: source, to: newName, in: target)
+        return try carryOver(original, from: source, to: newName, in: target)
     }
 
     /// Whether the server has `POST /api/v4/secrets/move` (older ones answer
@@ -339,11 +348,11 @@ public final class InfisicalBackend: SecretBackend {
     /// One call to the move route (§6: the destination gets the value and
     /// comment, replacing a secret of that name; history and tags are not
     /// moved, so the tags are set again). Nil when the server has no such route.
-    private func moveThroughRoute(_ name: String, from source: SecretLocation, to target: SecretLocation)
+    private func moveThroughRoute(_ original: SecretDTO, from source: SecretLocation, to target: SecretLocation)
         throws(BackendError) -> Secret?
     {
         guard hasMoveRoute.load(ordering: .relaxed) else { return nil }
-        let original = try secretDTO(name, in: source, type: .shared)
+        let name = original.secretKey
         guard let id = original.id ?? original._id else { return nil }
         do {
             try client.sendIgnoringBody(
@@ -360,7 +369,9 @@ public final class InfisicalBackend: SecretBackend {
             logger.notice("this Infisical server has no move route; moves copy and delete")
             return nil
         }
+        // The move is made: from here on nothing fails it (the source is gone).
         let tagIDs = (original.tags ?? []).compactMap(\.id)
+        var tagsSet = true
         if !tagIDs.isEmpty {
             do {
                 try client.sendIgnoringBody(
@@ -369,20 +380,41 @@ public final class InfisicalBackend: SecretBackend {
                         path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
                         body: Self.writeBody(target, ["tagIds": tagIDs])))
             } catch {
+                tagsSet = false
                 logger.warning("moved \(name) to \(target), but its tags could not be set again: \(error.reason)")
             }
         }
-        return try getSecret(name, in: target, type: .shared)
+        return readBack(name, in: target, after: "moving it from \(source)", carrying: original, withTags: tagsSet)
+    }
+
+    /// The secret a move made, as stored; when that read fails, as the move
+    /// made it from `original` (ID and version unknown: "" and 0, until the
+    /// next listing), so a move that happened is never reported as failed.
+    private func readBack(
+        _ name: String, in location: SecretLocation, after what: String, carrying original: SecretDTO,
+        withTags: Bool = true, version: Int = 0, id: String? = nil
+    ) -> Secret {
+        do {
+            return try getSecret(name, in: location, type: .shared)
+        } catch {
+            logger.notice("reading back \(location)/\(name) after \(what) failed (\(error.reason)); the move is made")
+            let now = Date()
+            let tags = withTags ? (original.tags ?? []).compactMap { $0.slug ?? $0.name ?? $0.id } : []
+            return Secret(
+                name: name, value: original.secretValue, version: version, type: .shared, createdAt: now,
+                updatedAt: now, id: id ?? "", comment: original.secretComment ?? "", tags: tags)
+        }
     }
 
     /// A move from the basic calls that keeps what a secret carries: the
     /// target is created with the source's value, comment and tags (or, when
     /// the name is taken, updated with them, as rename(2) replaces a file),
-    /// then the source is deleted.
-    private func carryOver(_ name: String, from source: SecretLocation, to newName: String, in target: SecretLocation)
-        throws -> Secret
+    /// then the source is deleted. When that delete fails, the target is put
+    /// back as it was (deleted, or given its old value, comment and tags).
+    private func carryOver(_ original: SecretDTO, from source: SecretLocation, to newName: String, in target: SecretLocation)
+        throws(BackendError) -> Secret
     {
-        let original = try secretDTO(name, in: source, type: .shared)
+        let name = original.secretKey
         guard original.secretValueHidden != true else {
             // Copying would store Infisical's placeholder as the value.
             throw BackendError(.permissionDenied, "\(source)/\(name): its value is hidden from this identity")
@@ -392,6 +424,8 @@ public final class InfisicalBackend: SecretBackend {
             "tagIds": (original.tags ?? []).compactMap(\.id),
         ]
         let path = "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(newName))"
+        /// What the target held before, to put back; nil when the move creates it.
+        var replaced: SecretDTO?
         do {
             try client.sendIgnoringBody(
                 Endpoint(
@@ -399,36 +433,107 @@ public final class InfisicalBackend: SecretBackend {
                     body: Self.writeBody(target, carried.merging(["skipMultilineEncoding": false]) { $1 })))
         } catch {
             guard error.kind == .alreadyExists else { throw error }
+            replaced = try secretDTO(newName, in: target, type: .shared)
             try client.sendIgnoringBody(
                 Endpoint(
                     method: "PATCH", route: "/api/v3/secrets/raw/{secretName}", path: path,
                     body: Self.writeBody(target, carried)))
         }
-        let moved = try getSecret(newName, in: target, type: .shared)
-        try deleteSecret(name, in: source)
-        return moved
+        // Read before the delete: the answer describes the target as written.
+        let written = readBack(
+            newName, in: target, after: "writing it as the target of a move", carrying: original,
+            version: replaced.map { ($0.version ?? 0) + 1 } ?? 1)
+        do {
+            try delete(name, in: source)
+        } catch {
+            // Deleted by someone else meanwhile, or a delete sent twice: the move is whole.
+            if error.kind == .notFound { return written }
+            if try !sourceRemains(name, in: source, after: error) { return written }
+            throw undo(replaced, of: newName, in: target, movingFrom: "\(source)/\(name)", because: error)
+        }
+        return written
+    }
+
+    /// After the source's delete failed: whether the source is still there.
+    /// A failure without a clear answer (no answer, 5xx) may come after the
+    /// delete was made; then the move is whole and undoing it would lose the
+    /// value. When that cannot be told, it fails with both states named and
+    /// changes nothing more: two copies lose nothing.
+    private func sourceRemains(_ name: String, in source: SecretLocation, after failure: BackendError)
+        throws(BackendError) -> Bool
+    {
+        guard [.unavailable, .timedOut, .internalError].contains(failure.kind) else { return true }
+        do {
+            _ = try secretDTO(name, in: source, type: .shared)
+            return true
+        } catch {
+            if error.kind == .notFound {
+                logger.notice("deleting \(source)/\(name) after moving it answered \(failure.reason), yet it is gone: the move is made")
+                return false
+            }
+            throw BackendError(
+                failure.kind,
+                "\(failure.reason); whether \(source)/\(name) was deleted is unknown (\(error.reason)): "
+                    + "the move's target holds its value, the source may still be there")
+        }
+    }
+
+    /// Puts a move's target back as it was, after the source could not be
+    /// deleted: the error to throw, naming both states when the undo fails
+    /// too (one line; never a value).
+    private func undo(
+        _ replaced: SecretDTO?, of newName: String, in target: SecretLocation, movingFrom source: String,
+        because failure: BackendError
+    ) -> BackendError {
+        let path = "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(newName))"
+        do throws(BackendError) {
+            if let replaced {
+                guard replaced.secretValueHidden != true else {
+                    throw BackendError(.permissionDenied, "its old value is hidden from this identity")
+                }
+                try client.sendIgnoringBody(
+                    Endpoint(
+                        method: "PATCH", route: "/api/v3/secrets/raw/{secretName}", path: path,
+                        body: Self.writeBody(target, [
+                            "secretValue": replaced.secretValue, "secretComment": replaced.secretComment ?? "",
+                            "tagIds": (replaced.tags ?? []).compactMap(\.id),
+                        ])))
+            } else {
+                try delete(newName, in: target)
+            }
+        } catch {
+            let reason = error.reason
+            let state = replaced == nil ? "created by the move, holds the source's value" : "holds the source's value, not its old one"
+            return BackendError(
+                failure.kind,
+                "\(failure.reason); undoing the move failed too (\(reason)): \(source) is still there, "
+                    + "and \(target)/\(newName), \(state)")
+        }
+        let state = replaced == nil ? "removed again" : "given back its old value, comment and tags"
+        return BackendError(failure.kind, "\(failure.reason); the move was undone: \(source) is still there, \(target)/\(newName) \(state)")
     }
 
     /// The one-call rename (`newSecretName`); nil when the new name was
     /// taken since it was checked: a rename replaces it, as rename(2) does,
     /// so the caller copies and deletes instead.
-    private func renameInPlace(_ name: String, in location: SecretLocation, to newName: String)
+    private func renameInPlace(_ original: SecretDTO, in location: SecretLocation, to newName: String)
         throws(BackendError) -> Secret?
     {
-        let renamed: SecretDTO
+        let name = original.secretKey
         do {
-            renamed = try client.send(
+            try client.sendIgnoringBody(
                 Endpoint(
                     method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
                     path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
-                    body: Self.writeBody(location, ["newSecretName": newName])),
-                as: SecretResponse.self
-            ).secret
+                    body: Self.writeBody(location, ["newSecretName": newName])))
         } catch {
             if error.kind == .alreadyExists { return nil }
             throw error
         }
-        return try getSecret(renamed.secretKey, in: location, type: .shared)
+        // The answer's value is "" (none was sent): the secret is read back.
+        return readBack(
+            newName, in: location, after: "renaming it from \(name)", carrying: original,
+            version: (original.version ?? 0) + 1, id: original.id ?? original._id)
     }
 
     private static func scope(_ location: SecretLocation) -> [(String, String)] {

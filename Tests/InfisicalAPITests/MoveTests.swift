@@ -76,8 +76,8 @@ struct MoveTests {
         }
         let infisical = backend(stub)
         _ = try infisical.moveSecret("K", from: source, to: "K", in: target)
-        #expect(calls(stub) == ["GET K", "POST /api/v4/secrets/move", "GET K", "POST K", "GET K", "DELETE K"])
-        let create = stub.requests[3].json
+        #expect(calls(stub) == ["GET K", "POST /api/v4/secrets/move", "POST K", "GET K", "DELETE K"])
+        let create = stub.requests[2].json
         #expect(create["secretValue"] as? String == "v")
         #expect(create["secretComment"] as? String == "why")
         #expect(create["tagIds"] as? [String] == ["tag-1"])
@@ -107,8 +107,9 @@ struct MoveTests {
         }
         let moved = try backend(stub).moveSecret("A", from: source, to: "B", in: source)
         #expect(moved.value == "aaa")
-        #expect(calls(stub) == ["GET B", "GET A", "POST B", "PATCH B", "GET B", "DELETE A"])
-        #expect(stub.requests[3].json["secretValue"] as? String == "aaa")
+        // The target's old state is read before it is replaced: a failed move puts it back.
+        #expect(calls(stub) == ["GET A", "GET B", "POST B", "GET B", "PATCH B", "GET B", "DELETE A"])
+        #expect(stub.requests[4].json["secretValue"] as? String == "aaa")
     }
 
     @Test func aValueHiddenFromTheIdentityIsNeverCopied() {

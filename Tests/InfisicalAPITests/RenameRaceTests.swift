@@ -47,6 +47,6 @@ struct RenameRaceTests {
         #expect(moved.value == "moved")
         #expect(
             stub.requests.map { "\($0.method) \($0.path.replacingOccurrences(of: "/api/v3/secrets/raw/", with: ""))" }
-                == ["GET B", "PATCH A", "GET A", "POST B", "PATCH B", "GET B", "DELETE A"])
+                == ["GET A", "GET B", "PATCH A", "POST B", "GET B", "PATCH B", "GET B", "DELETE A"])
     }
 }
