@@ -340,15 +340,10 @@ public final class CachingBackend: SecretBackend {
         return .object(backend.status.fields + [("cache", cache)] + kept)
     }
 
-    /// Seconds as a whole number for `/.status`, saturating: a figure too
-    /// large for an Int (a TTL of 1e19 s) must not trap the daemon when the
-    /// report is made; not finite (no bound, NaN) is null.
+    /// Seconds for `/.status`: saturating (a TTL of 1e19 s must not trap
+    /// the daemon), null when not finite (no bound).
     private static func wholeSeconds(_ seconds: TimeInterval) -> StatusValue {
-        guard seconds.isFinite else { return .null }
-        // Double(Int.max) rounds up to 2^63, itself out of Int's range.
-        if seconds >= Double(Int.max) { return .integer(.max) }
-        if seconds <= Double(Int.min) { return .integer(.min) }
-        return .integer(Int(seconds))
+        seconds.isFinite ? .integer(Int(saturatingSeconds: seconds)) : .null
     }
 
     /// Drops every entry, so the next read asks the backend.
@@ -513,8 +508,7 @@ public final class CachingBackend: SecretBackend {
             state.secrets[SecretKey(location: location, name: secret.name)] = Entry(value: secret, fetchedAt: stamp)
             guard let entry = state.listings[location] else { return }
             var listing = entry.value
-            listing.secrets.removeAll { $0.name.isIdentical(to: secret.name) }
-            listing.secrets.append(secret)
+            listing.store(secret)
             state.listings[location] = Entry(value: listing, fetchedAt: entry.fetchedAt)
         }
         keepListing(of: location, changedAt: stamp)
@@ -534,7 +528,7 @@ public final class CachingBackend: SecretBackend {
             state.secrets[SecretKey(location: location, name: name)] = nil
             guard let entry = state.listings[location] else { return }
             var listing = entry.value
-            listing.secrets.removeAll { $0.name.isIdentical(to: name) }
+            listing.removeSecret(named: name)
             state.listings[location] = Entry(value: listing, fetchedAt: entry.fetchedAt)
         }
         keepListing(of: location, changedAt: now())
