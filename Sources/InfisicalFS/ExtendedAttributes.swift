@@ -73,7 +73,7 @@ extension SecretsFileSystem {
         if !secret.id.isEmpty { values[.id] = secret.id }
         if let age = (backend as? CachingBackend)?.cacheAge(of: name, in: location), age.servedStale {
             values[.stale] = "1"
-            values[.age] = String(Int(Date().timeIntervalSince(age.fetchedAt)))
+            values[.age] = String(Int(saturatingSeconds: Date().timeIntervalSince(age.fetchedAt)))
         }
         return values
     }

@@ -16,7 +16,7 @@ extension SecretsFileSystem {
             options.statusLabels + [
                 ("read_only", .boolean(options.readOnly)),
                 ("started_at", .time(mountedAt)),
-                ("uptime_seconds", .integer(Self.wholeSeconds(Date().timeIntervalSince(mountedAt)))),
+                ("uptime_seconds", .integer(Int(saturatingSeconds: Date().timeIntervalSince(mountedAt)))),
                 ("timeout_seconds", .number(options.operationTimeout)),
                 ("open_files", .integer(openFiles + cryptoFiles)),
             ])
@@ -24,16 +24,6 @@ extension SecretsFileSystem {
         return Array((report.json(indent: 2) + "\n").utf8)
     }
 
-    /// Seconds as a whole number, saturating: no clock or figure may trap
-    /// the daemon while it makes a report (`Int(_:)` of a Double out of
-    /// range does).
-    static func wholeSeconds(_ seconds: TimeInterval) -> Int {
-        guard seconds.isFinite else { return 0 }
-        // Double(Int.max) rounds up to 2^63, itself out of Int's range.
-        if seconds >= Double(Int.max) { return .max }
-        if seconds <= Double(Int.min) { return .min }
-        return Int(seconds)
-    }
 
     /// Seconds a report is reused.
     static let statusReuse: TimeInterval = 1

@@ -86,3 +86,16 @@ public enum StatusValue: Sendable, Equatable {
         return date.formatted(style)
     }
 }
+
+extension Int {
+    /// Whole seconds, saturating: no clock or figure may trap the daemon
+    /// (`Int(_:)` of a Double out of range does); not finite is 0.
+    public init(saturatingSeconds seconds: Double) {
+        guard seconds.isFinite else {
+            self = 0
+            return
+        }
+        // Double(Int.max) rounds up to 2^63, itself out of Int's range.
+        self = seconds >= Double(Int.max) ? .max : seconds <= Double(Int.min) ? .min : Int(seconds)
+    }
+}
