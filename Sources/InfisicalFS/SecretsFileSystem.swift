@@ -337,8 +337,19 @@ public final class SecretsFileSystem: FileSystemOperations {
                 guard try listing(of: to.appending(newName)).isEmpty else { throw .directoryNotEmpty }
                 try call("rmdir \(target.logPath)") { try backend.deleteFolder(newName, in: to) }
             }
-            try call("mv \(source.logPath) \(target.logPath)") {
-                try backend.renameFolder(from.path.name!, in: to, to: newName)
+            do {
+                try call("mv \(source.logPath) \(target.logPath)") {
+                    try backend.renameFolder(from.path.name!, in: to, to: newName)
+                }
+            } catch {
+                // The empty folder this rename was to replace was deleted
+                // first: put it back, so that a rename that fails changes nothing.
+                if existing != nil {
+                    _ = try? call("mkdir \(target.logPath) (after a failed rename onto it)") {
+                        try backend.createFolder(newName, in: to)
+                    }
+                }
+                throw error
             }
             state.withLock { $0.inodes.move(source, to: target) }
             rebaseScratch(from: from, to: to.appending(newName))

@@ -168,8 +168,7 @@ struct LimitsAndRollbackTests {
     /// The file system's own two-step folder rename: an empty target folder
     /// is deleted, then the source renamed onto its name. When the rename
     /// fails, the deleted folder must come back.
-    @Test(.disabled("needs the SecretsFileSystem.rename change: re-create the target folder when the rename fails"))
-    func aFolderRenameThatFailsKeepsTheEmptyFolderItWouldReplace() throws {
+    @Test func aFolderRenameThatFailsKeepsTheEmptyFolderItWouldReplace() throws {
         let scratch = try Scratch()
         let server = try RestartableServer(scratch: scratch)
         try seed(server, "/x", "K", "v", tag: "k")
