@@ -27,6 +27,10 @@ struct OpenFile: Sendable {
     /// ENOSPC: over the mount's memory budget): the content is incomplete
     /// and is never stored; every later write and flush reports the refusal.
     var refusedWrite: Errno?
+    /// The last commit of this content failed: the name keeps its stored
+    /// value, and that is what others see (stat, a new open) until this
+    /// open writes again or a later flush stores it.
+    var commitFailed = false
     /// A comment set (setxattr) before the file was first stored: set right
     /// after the create (`cp -a`, `mv` to another environment carry it).
     var pendingComment: String?
@@ -183,6 +187,7 @@ extension SecretsFileSystem {
                 file.content.replaceSubrange(start..<end, with: data)
                 file.dirty = true
                 file.written = true
+                file.commitFailed = false
                 return .success(data.count)
             }
         }
@@ -248,7 +253,12 @@ extension SecretsFileSystem {
             markCommitted(handle, content: file.content)
             return
         }
-        try commit(file.content, as: name, in: location, isNew: file.isNew)
+        do {
+            try commit(file.content, as: name, in: location, isNew: file.isNew)
+        } catch {
+            state.withLock { $0.openFiles[handle.rawValue]?.commitFailed = true }
+            throw error
+        }
         markCommitted(handle, content: file.content)
         if let comment = file.pendingComment, !comment.isEmpty {
             state.withLock { $0.openFiles[handle.rawValue]?.pendingComment = nil }
@@ -353,6 +363,7 @@ extension SecretsFileSystem {
                 resizeContent(&file.content, to: size)
                 file.dirty = true
                 file.written = true
+                file.commitFailed = false
                 return true
             }
         }
@@ -389,10 +400,12 @@ extension SecretsFileSystem {
         state.withLock { state in state.openFiles.values.first { $0.isNew && $0.inode == inode }?.content }
     }
 
-    /// While a file is written, its size is the writer's content, not the stored value.
+    /// While a file is written, its size is the writer's content, not the
+    /// stored value; not once storing that content failed (the stored value
+    /// stands, and a read right after the failed close must see its size).
     func pendingSize(of node: Node) -> UInt64? {
         state.withLock { state in
-            state.openFiles.values.first { $0.dirty && state.inodes.node($0.inode) == node }
+            state.openFiles.values.first { $0.dirty && !$0.commitFailed && state.inodes.node($0.inode) == node }
                 .map { UInt64($0.content.count) }
         }
     }

@@ -157,6 +157,22 @@ struct ReadWriteTests {
         #expect(h.stored("A") == "old")
     }
 
+    /// close(2) returns after FLUSH; RELEASE comes later. A read in between
+    /// (the writer's next command) sees the stored value's size, not the
+    /// content that failed to be stored.
+    @Test func afterAFailedCommitTheStoredSizeIsShownBeforeTheRelease() throws {
+        let h = Harness()
+        try h.write("demo/dev/A", "good")
+        let file = try h.inode("demo/dev/A")
+        let handle = try h.fs.open(file, flags: OpenFlags(accessMode: .writeOnly, truncate: true), context: h.context).handle
+        _ = try h.fs.write(file, handle: handle, offset: 0, data: [0xc3, 0x28], context: h.context)
+        #expect(try h.stat("demo/dev/A").size == 2)  // while written: the writer's content
+        #expect(errno { try h.fs.flush(file, handle: handle, context: h.context) } == .illegalByteSequence)
+        #expect(try h.stat("demo/dev/A").size == 4)
+        #expect(h.stored("A") == "good")
+        h.fs.release(file, handle: handle)
+    }
+
     @Test func truncatingWithoutWritingEmptiesTheValueAtRelease() throws {
         let h = Harness()
         try h.write("demo/dev/A", "old")
