@@ -24,13 +24,19 @@ extension SecretsFileSystem {
         guard name.hasPrefix(Self.attributePrefix), let attribute = SecretAttribute(rawValue: String(name.dropFirst(Self.attributePrefix.count))) else {
             throw .noData
         }
-        guard let value = try secretAttributes(of: inode)[attribute] else { throw .noData }
+        let (values, damage) = try secretAttributes(of: inode)
+        if attribute == .comment, let damage {
+            let path = try node(inode).logPath
+            logger.warning("getfattr \(name) \(path): \(damage.reason) (\(Errno.ioError))")
+            throw .ioError
+        }
+        guard let value = values[attribute] else { throw .noData }
         return Array(value.utf8)
     }
 
     public func listExtendedAttributes(_ inode: InodeNumber) throws(Errno) -> [String] {
-        let values = try secretAttributes(of: inode)
-        return SecretAttribute.allCases.filter { values[$0] != nil }.map(\.name)
+        let (values, damage) = try secretAttributes(of: inode)
+        return SecretAttribute.allCases.filter { values[$0] != nil || ($0 == .comment && damage != nil) }.map(\.name)
     }
 
     public func setExtendedAttribute(
@@ -43,9 +49,11 @@ extension SecretsFileSystem {
         if try setOnFileNotStoredYet(inode, attribute: attribute, value: value) { return }
         guard attribute == .comment else { throw .notPermitted }
         guard let comment = String(validating: value, as: UTF8.self) else { throw .illegalByteSequence }
-        let current = try secretAttributes(of: inode)[.comment] ?? ""
-        if flags.contains(.create), !current.isEmpty { throw .fileExists }
-        if flags.contains(.replace), current.isEmpty { throw .noData }
+        // A comment that no longer opens is there, and may be replaced.
+        let (values, damage) = try secretAttributes(of: inode)
+        let exists = values[.comment] != nil || damage != nil
+        if flags.contains(.create), exists { throw .fileExists }
+        if flags.contains(.replace), !exists { throw .noData }
         try setComment(comment, of: inode)
     }
 
@@ -54,15 +62,20 @@ extension SecretsFileSystem {
             let attribute = SecretAttribute(rawValue: String(name.dropFirst(Self.attributePrefix.count)))
         else { throw .noData }
         guard attribute == .comment else { throw .notPermitted }
-        guard try secretAttributes(of: inode)[.comment] != nil else { throw .noData }
+        let (values, damage) = try secretAttributes(of: inode)
+        guard values[.comment] != nil || damage != nil else { throw .noData }
         try setComment("", of: inode)
     }
 
     /// The attributes a secret has now; none for anything that is not a
     /// stored secret (folders, scratch files, views, a file not stored yet).
-    private func secretAttributes(of inode: InodeNumber) throws(Errno) -> [SecretAttribute: String] {
+    /// A comment the backend holds but cannot open is left out and its
+    /// damage returned: reading it is EIO, replacing or removing it works.
+    private func secretAttributes(of inode: InodeNumber) throws(Errno)
+        -> (values: [SecretAttribute: String], damagedComment: Secret.Damage?)
+    {
         guard case .secret(let location, let name) = try node(inode), !isPending(.secret(location, name: name)) else {
-            return [:]
+            return ([:], nil)
         }
         let secret = try fetch(name, in: location)
         var values: [SecretAttribute: String] = [
@@ -75,7 +88,7 @@ extension SecretsFileSystem {
             values[.stale] = "1"
             values[.age] = String(Int(saturatingSeconds: Date().timeIntervalSince(age.fetchedAt)))
         }
-        return values
+        return (values, secret.damage?.comment == true ? secret.damage : nil)
     }
 
     /// A file created through this mount and not stored yet (a copy being

@@ -56,7 +56,7 @@ extension SecretsFileSystem {
             content = pending
         } else {
             // A snapshot: every read of this open sees one version of the value.
-            content = Array(try fetch(name, in: location).value.utf8)
+            content = Array(try fetchValue(name, in: location, for: "open").value.utf8)
         }
         var file = OpenFile(inode: inode, flags: flags, content: content, dirty: flags.truncate, isNew: false)
         file.restoresLineBreak =
@@ -144,7 +144,7 @@ extension SecretsFileSystem {
         if node == .status { return readStatusWithoutOpen(offset: offset, size: size) }
         if case .view = node { return try readViewWithoutOpen(node, inode: inode, offset: offset, size: size) }
         guard case .secret(let location, let name) = node else { throw .isDirectory }
-        let secret = try fetch(name, in: location)
+        let secret = try fetchValue(name, in: location, for: "read")
         let version = pageVersion(of: secret)
         state.withLock { $0.pageVersions[inode.rawValue] = version }
         let content = secret.value.utf8

@@ -162,7 +162,7 @@ extension SecretsFileSystem {
     /// value; the secret stays stored, hidden here (see `ScratchFile.origin`).
     func moveSecretToScratch(_ source: Node, to target: Node) throws(Errno) {
         guard case .secret(let location, let name) = source else { throw .invalidArgument }
-        let secret = try fetch(name, in: location)
+        let secret = try fetchValue(name, in: location, for: "mv")
         logger.debug("mv \(source.logPath) \(target.logPath): kept as a scratch file, the secret stays stored")
         state.withLock { state in
             state.scratchFiles[target] = ScratchFile(

@@ -150,7 +150,7 @@ public final class SecretsFileSystem: FileSystemOperations {
             if let handle, try resize(handle, to: Int(size)) {
                 // Truncating an open file: committed with its content on close.
             } else {
-                var content = Array(try fetch(name, in: location).value.utf8)
+                var content = Array(try fetchValue(name, in: location, for: "truncate").value.utf8)
                 resizeContent(&content, to: Int(size))
                 try commit(content, as: name, in: location, isNew: false)
             }
@@ -583,6 +583,19 @@ public final class SecretsFileSystem: FileSystemOperations {
 
     func fetch(_ name: String, in location: SecretLocation) throws(Errno) -> Secret {
         try call("cat /\(location)/\(name)", quietWhenMissing: true) { try backend.getSecret(name, in: location) }
+    }
+
+    /// A secret whose value is about to be read, appended to, resized or
+    /// copied: one the backend lists but cannot open (a damaged row of the
+    /// local store) is EIO, with one log line naming it. Its name, attributes
+    /// and removal need no value and still work.
+    func fetchValue(_ name: String, in location: SecretLocation, for operation: String) throws(Errno) -> Secret {
+        let secret = try fetch(name, in: location)
+        if let damage = secret.damage, damage.value {
+            logger.warning("\(operation) /\(location)/\(name): \(damage.reason) (\(Errno.ioError))")
+            throw .ioError
+        }
+        return secret
     }
 
     func isShown(_ project: Project) -> Bool {

@@ -1,5 +1,6 @@
 import Foundation
 import FuseKit
+import Logging
 import SecretsCore
 import Synchronization
 
@@ -12,6 +13,12 @@ extension SecretsFileSystem {
         let folders = Set(listing.folders)
         let shown = listing.secrets.filter {
             !folders.contains($0.name) && !isHidden(.secret(location, name: $0.name))
+        }
+        // A view without a secret its backend cannot open would be a config
+        // quietly missing a key: the whole view is EIO instead.
+        if let damaged = shown.first(where: { $0.damage?.value == true }), let damage = damaged.damage {
+            logger.warning("cat /\(location)/\(view.rawValue): \(damage.reason) (\(Errno.ioError))")
+            throw .ioError
         }
         return view.render(shown)
     }

@@ -222,7 +222,8 @@ public final class LocalSecretStore: SecretBackend {
                 SELECT \(SecretRow.columns) FROM secrets
                 WHERE project_id = ? AND environment = ? AND path = ? ORDER BY name, type DESC
                 """, Self.scope(location), transform: { try SecretRow($0) })
-            let secrets = try rows.filter { seen.insert(ExactName($0.name)).inserted }.map { try decrypt($0, in: location) }
+            // A row that does not decrypt is listed with its damage: its siblings still read.
+            let secrets = rows.filter { seen.insert(ExactName($0.name)).inserted }.map { decrypt($0, in: location) }
             let prefix = location.path.isRoot ? "/" : location.path.description + "/"
             let prefixLength = Int64(prefix.utf8.count)
             let folders = try db.query(
@@ -242,7 +243,7 @@ public final class LocalSecretStore: SecretBackend {
             guard let row = try Self.secretRow(name, in: location, db: db) else {
                 throw Self.noSecret(name, in: location)
             }
-            return try decrypt(row, in: location)
+            return decrypt(row, in: location)
         }
     }
 
@@ -346,11 +347,12 @@ public final class LocalSecretStore: SecretBackend {
                     "cannot move secret '\(name)' from \(source) to another environment (\(target))")
             }
             try Self.require(NamingRules.checkSecretName(newName))
-            let original = try decrypt(row, in: source)
+            let original = decrypt(row, in: source)
             let value = original.value
             if source == target, name == newName {
                 return original
             }
+            try Self.requireIntact(original, "secret '\(name)' cannot be moved")
             let now = Date().timeIntervalSince1970
             let existing = try db.query(
                 """
@@ -466,7 +468,8 @@ public final class LocalSecretStore: SecretBackend {
                     segments: target.path.segments + oldFolder.segments.dropFirst(source.path.segments.count))
                 let from = SecretLocation(projectID: parent.projectID, environment: parent.environment, path: oldFolder)
                 let to = SecretLocation(projectID: parent.projectID, environment: parent.environment, path: movedFolder)
-                let secret = try decrypt(row, in: from)
+                let secret = decrypt(row, in: from)
+                try Self.requireIntact(secret, "folder \(source) cannot be renamed")
                 try db.run(
                     """
                     UPDATE secrets SET path = ?, value = ?, comment = ?
@@ -620,7 +623,7 @@ public final class LocalSecretStore: SecretBackend {
         guard let row = rows.first else {
             throw BackendError(.internalError, "local store: secret \(name) vanished inside its own write")
         }
-        return try decrypt(row, in: location)
+        return decrypt(row, in: location)
     }
 
     // MARK: Encryption
@@ -671,7 +674,7 @@ public final class LocalSecretStore: SecretBackend {
                 AESGCM.SealedBox(combined: sealed), using: key,
                 authenticating: Self.associatedData(name, in: location, field))
         } catch {
-            throw BackendError(.internalError, "local store: \(what) cannot be decrypted (wrong key?)")
+            throw BackendError(.internalError, "local store: \(what) cannot be decrypted (its row is damaged, or was sealed with another key)")
         }
         guard let text = String(validating: plaintext, as: UTF8.self) else {
             throw BackendError(.internalError, "local store: \(what) is not UTF-8 after decryption")
@@ -679,12 +682,35 @@ public final class LocalSecretStore: SecretBackend {
         return text
     }
 
-    private func decrypt(_ row: SecretRow, in location: SecretLocation) throws -> Secret {
-        let value = try unseal(row.sealedValue, of: row.name, in: location, .value)
-        let comment = try row.sealedComment.map { try unseal($0, of: row.name, in: location, .comment) } ?? ""
+    /// The row as a secret. A value or comment that does not open (an
+    /// edited or damaged file, or sealed with another key) fails only what
+    /// needs it: the secret comes back empty with its `damage`, so its folder
+    /// still lists, its siblings read, and it can be deleted or written over.
+    private func decrypt(_ row: SecretRow, in location: SecretLocation) -> Secret {
+        var failures: [String] = []
+        func opened(_ sealed: [UInt8], _ field: Field) -> String? {
+            do {
+                return try unseal(sealed, of: row.name, in: location, field)
+            } catch {
+                failures.append((error as? BackendError)?.reason ?? "\(error)")
+                return nil
+            }
+        }
+        let value = opened(row.sealedValue, .value)
+        let comment: String? = if let sealed = row.sealedComment { opened(sealed, .comment) } else { "" }
+        let damage =
+            failures.isEmpty
+            ? nil : Secret.Damage(value: value == nil, comment: comment == nil, reason: failures.joined(separator: "; "))
         return Secret(
-            name: row.name, value: value, version: row.version, type: row.type, createdAt: Self.date(row.createdAt),
-            updatedAt: Self.date(row.updatedAt), id: row.secretID, comment: comment)
+            name: row.name, value: value ?? "", version: row.version, type: row.type, createdAt: Self.date(row.createdAt),
+            updatedAt: Self.date(row.updatedAt), id: row.secretID, comment: comment ?? "", damage: damage)
+    }
+
+    /// A move re-seals the value and comment for their new place, so both
+    /// must open; a damaged secret stays where it is, as it is.
+    private static func requireIntact(_ secret: Secret, _ refusal: String) throws {
+        guard let damage = secret.damage else { return }
+        throw BackendError(.internalError, "\(refusal): \(damage.reason)")
     }
 
     // MARK: Helpers

@@ -112,10 +112,29 @@ public struct Secret: Sendable, Hashable {
     /// The slugs of the secret's tags (Infisical's `tags[].slug`), in the
     /// backend's order; empty where the backend has no tags.
     public let tags: [String]
+    /// What of the secret its backend holds but cannot open (a row of the
+    /// local store that no longer decrypts), and why; nil when all of it
+    /// opened. A damaged value or comment is "" here and must never be shown
+    /// as the secret's: reading it is an I/O error. The secret is still
+    /// listed, and can be deleted or given a new value or comment.
+    public let damage: Damage?
+
+    public struct Damage: Sendable, Hashable {
+        public let value: Bool
+        public let comment: Bool
+        /// One line for the log, naming the secret, never a value.
+        public let reason: String
+
+        public init(value: Bool, comment: Bool, reason: String) {
+            self.value = value
+            self.comment = comment
+            self.reason = reason
+        }
+    }
 
     public init(
         name: String, value: String, version: Int, type: SecretType = .shared, createdAt: Date, updatedAt: Date,
-        id: String = "", comment: String = "", tags: [String] = []
+        id: String = "", comment: String = "", tags: [String] = [], damage: Damage? = nil
     ) {
         self.name = name
         self.value = value
@@ -126,6 +145,7 @@ public struct Secret: Sendable, Hashable {
         self.id = id
         self.comment = comment
         self.tags = tags
+        self.damage = damage
     }
 
     /// The value's length in bytes, which is the file's size.
@@ -136,7 +156,7 @@ public struct Secret: Sendable, Hashable {
         lhs.name.isIdentical(to: rhs.name) && lhs.value.isIdentical(to: rhs.value) && lhs.version == rhs.version
             && lhs.type == rhs.type && lhs.createdAt == rhs.createdAt && lhs.updatedAt == rhs.updatedAt
             && lhs.id.isIdentical(to: rhs.id) && lhs.comment.isIdentical(to: rhs.comment)
-            && lhs.tags.elementsEqual(rhs.tags) { $0.isIdentical(to: $1) }
+            && lhs.tags.elementsEqual(rhs.tags) { $0.isIdentical(to: $1) } && lhs.damage == rhs.damage
     }
 
     public func hash(into hasher: inout Hasher) {

@@ -305,3 +305,122 @@ struct FullDiskTests {
         expectError(.noSpace) { try LocalSecretStore(path: disk.path + "/store.db", key: SymmetricKey.random()) }
     }
 }
+
+@Suite("a row that no longer decrypts")
+struct DamagedRowTests {
+    enum Harm: String, CaseIterable {
+        case ciphertext = "a changed byte of ciphertext"
+        case nonce = "a changed byte of the IV"
+        case truncated = "a blob cut short"
+        case stub = "a blob shorter than IV and tag"
+
+        func apply(to sealed: [UInt8]) -> [UInt8] {
+            var bytes = sealed
+            switch self {
+            case .ciphertext: bytes[12] ^= 0x01
+            case .nonce: bytes[0] ^= 0x80
+            case .truncated: bytes.removeLast(5)
+            case .stub: bytes = Array(bytes.prefix(10))
+            }
+            return bytes
+        }
+    }
+
+    /// Harms the sealed `column` of secret `name` in the file, as a disk
+    /// fault or an edit would, through a connection of its own.
+    func harm(_ harm: Harm, _ column: String = "value", of name: String, in fixture: Fixture) throws {
+        let db = try Database(path: fixture.storePath)
+        let sealed = try db.query("SELECT \(column) FROM secrets WHERE name = ?", .text(name)) { $0.blob(0) }
+        try #require(sealed.count == 1)
+        try db.run("UPDATE secrets SET \(column) = ? WHERE name = ?", .blob(harm.apply(to: sealed[0])), .text(name))
+    }
+
+    @Test(arguments: Harm.allCases)
+    func aDamagedValueFailsOnlyItself(harm: Harm) throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let seeded = try Seeded(fixture)
+        let store = seeded.store
+        let root = seeded.root
+        _ = try store.createSecret("A", value: "alpha", in: root)
+        _ = try store.createSecret("BAD", value: "bravo-value", in: root)
+        _ = try store.setComment("about c", of: try store.createSecret("C", value: "charlie", in: root).name, in: root)
+        try store.createFolder("f", in: root)
+        try self.harm(harm, of: "BAD", in: fixture)
+
+        // The folder lists, the damaged secret by name and with its damage.
+        let listing = try store.listFolder(root)
+        #expect(listing.secrets.map(\.name) == ["A", "BAD", "C"] && listing.folders == ["f"])
+        #expect(listing.secret(named: "A")?.value == "alpha" && listing.secret(named: "A")?.damage == nil)
+        #expect(listing.secret(named: "C")?.comment == "about c")
+        let bad = try store.getSecret("BAD", in: root)
+        #expect(bad == listing.secret(named: "BAD"))
+        #expect(bad.value == "" && bad.version == 1 && !bad.id.isEmpty)
+        let damage = try #require(bad.damage)
+        #expect(damage.value && !damage.comment)
+        #expect(damage.reason.contains("secret BAD cannot be decrypted") && !damage.reason.contains("bravo"))
+
+        // Siblings read and change; creates work; moves of the damaged one are refused and change nothing.
+        #expect(try store.getSecret("C", in: root).value == "charlie")
+        #expect(try store.updateSecret("A", value: "alpha 2", in: root).damage == nil)
+        _ = try store.createSecret("NEW", value: "n", in: root)
+        expectError(.internalError) { try store.moveSecret("BAD", from: root, to: "MOVED", in: root) }
+        expectError(.internalError) { try store.moveSecret("BAD", from: root, to: "BAD", in: seeded.location("/f")) }
+        #expect(try store.getSecret("BAD", in: root).damage != nil)
+        expectError(.notFound) { try store.getSecret("MOVED", in: root) }
+
+        // Deleting it works.
+        try store.deleteSecret("BAD", in: root)
+        #expect(try store.listFolder(root).secrets.map(\.name) == ["A", "C", "NEW"])
+    }
+
+    @Test func aFolderHoldingADamagedSecretIsNotRenamedHalfWay() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let seeded = try Seeded(fixture)
+        let store = seeded.store
+        try store.createFolder("f", in: seeded.root)
+        _ = try store.createSecret("GOOD", value: "g", in: seeded.location("/f"))
+        _ = try store.createSecret("BAD", value: "b", in: seeded.location("/f"))
+        try harm(.ciphertext, of: "BAD", in: fixture)
+        expectError(.internalError) { try store.renameFolder("f", in: seeded.root, to: "g") }
+        #expect(try store.listFolder(seeded.root).folders == ["f"])
+        #expect(try store.getSecret("GOOD", in: seeded.location("/f")).value == "g")
+    }
+
+    @Test func aNewValueOrAMoveOntoItReplacesTheDamagedOne() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let seeded = try Seeded(fixture)
+        let store = seeded.store
+        let root = seeded.root
+        _ = try store.createSecret("BAD", value: "b", in: root)
+        _ = try store.createSecret("OTHER", value: "o", in: root)
+        _ = try store.createSecret("SOURCE", value: "s", in: root)
+        try harm(.ciphertext, of: "BAD", in: fixture)
+        try harm(.truncated, of: "OTHER", in: fixture)
+        let rewritten = try store.updateSecret("BAD", value: "fresh", in: root)
+        #expect(rewritten.value == "fresh" && rewritten.damage == nil && rewritten.version == 2)
+        let moved = try store.moveSecret("SOURCE", from: root, to: "OTHER", in: root)
+        #expect(moved.value == "s" && moved.damage == nil)
+        #expect(try store.listFolder(root).secrets.allSatisfy { $0.damage == nil })
+    }
+
+    @Test func aDamagedCommentLeavesTheValueReadableAndANewCommentReplacesIt() throws {
+        let fixture = try Fixture()
+        defer { fixture.remove() }
+        let seeded = try Seeded(fixture)
+        let store = seeded.store
+        let root = seeded.root
+        _ = try store.createSecret("S", value: "value", in: root)
+        _ = try store.setComment("old comment", of: "S", in: root)
+        try harm(.nonce, "comment", of: "S", in: fixture)
+        let secret = try store.getSecret("S", in: root)
+        #expect(secret.value == "value" && secret.comment == "")
+        #expect(secret.damage?.value == false && secret.damage?.comment == true)
+        #expect(secret.damage?.reason.contains("the comment of secret S cannot be decrypted") == true)
+        expectError(.internalError) { try store.moveSecret("S", from: root, to: "T", in: root) }
+        let healed = try store.setComment("new comment", of: "S", in: root)
+        #expect(healed.comment == "new comment" && healed.value == "value" && healed.damage == nil)
+    }
+}

@@ -116,6 +116,117 @@ struct LocalStoreIntegrityTests {
         #expect(fine.status == 0 && fineMounted, "\(fine.stderr)")
     }
 
+    // MARK: A damaged row
+
+    /// Changes one byte of the sealed value (or comment) of every secret
+    /// named `name`, as a disk fault or an edit of the file would.
+    func damage(_ name: String, _ column: String = "value", in store: String) throws {
+        let script = """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            for rowid, sealed in db.execute(f"SELECT rowid, {sys.argv[3]} FROM secrets WHERE name = ?", (sys.argv[2],)).fetchall():
+                harmed = bytearray(sealed)
+                harmed[14] ^= 0x01
+                db.execute(f"UPDATE secrets SET {sys.argv[3]} = ? WHERE rowid = ?", (bytes(harmed), rowid))
+            db.commit()
+            """
+        let result = try run("/usr/bin/env", ["python3", "-c", script, store, name, column])
+        try #require(result.status == 0, "\(result.stderr)")
+    }
+
+    @Test func aDamagedSecretIsEIOAloneAndCanBeRemovedOrWrittenOver() throws {
+        let scratch = try Scratch()
+        let store = scratch.path + "/store/store.db"
+        do {
+            let first = try Mount(scratch: scratch, store: store)
+            defer { first.stop() }
+            let seed = """
+                D="$MNT/p/dev"; mkdir "$MNT/p" && mkdir "$D/f" && printf alpha > "$D/A" && printf bravo-value > "$D/BAD" \
+                  && printf charlie > "$D/C" && setfattr -n user.infisical.comment -v 'about c' "$D/C" && printf x > "$D/f/X"
+                """
+            try #require(sh(seed, in: first).status == 0)
+        }
+        try damage("BAD", in: store)
+        let mount = try Mount(scratch: scratch, name: "again", store: store)
+        defer { mount.stop() }
+
+        let listed = try sh(
+            """
+            D="$MNT/p/dev"
+            ls "$D"; cat "$D/A" "$D/C"; echo; getfattr --absolute-names --only-values -n user.infisical.comment "$D/C"; echo
+            ls -l "$D" | awk 'NR > 1 {print $1, $5, $NF}'
+            printf new | cp /dev/stdin "$D/NEW" && cat "$D/NEW"; echo
+            """, in: mount)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout == """
+            A
+            BAD
+            C
+            f
+            alphacharlie
+            about c
+            -rw------- 5 A
+            -rw------- 0 BAD
+            -rw------- 7 C
+            drwx------ 4096 f
+            new
+
+            """, "\(listed.stdout)")
+
+        let refused = try sh(
+            """
+            D="$MNT/p/dev"
+            cat "$D/BAD"
+            printf more >> "$D/BAD"
+            truncate -s 1 "$D/BAD"
+            cat "$D/.env"
+            mv "$D/BAD" "$D/MOVED"
+            mv "$D/BAD" "$D/f/BAD"
+            """, in: mount)
+        let lines = refused.stderr.split(separator: "\n").map(String.init)
+        #expect(lines.count == 6 && lines.allSatisfy { $0.hasSuffix("Input/output error") }, "\(refused.stderr)")
+        // One log line for each open that needed the value (the read, the
+        // append, truncate's), naming the secret, never its value.
+        let opens = mount.log.split(separator: "\n").filter {
+            $0.contains("open /") && $0.contains("/BAD: local store: secret BAD cannot be decrypted")
+        }
+        #expect(opens.count == 3, "\(mount.log)")
+        #expect(!mount.log.contains("bravo"))
+
+        // Written over (O_TRUNC: nothing to read first), it is whole again; removed, it is gone.
+        let repaired = try sh(
+            """
+            D="$MNT/p/dev"
+            printf fresh | cp /dev/stdin "$D/BAD" && cat "$D/BAD"; echo
+            grep -c . "$D/.env"
+            rm "$D/BAD" && ls "$D"
+            """, in: mount)
+        #expect(repaired.stdout == "fresh\n4\nA\nC\nNEW\nf\n", "\(repaired.stdout) \(repaired.stderr)")
+    }
+
+    @Test func aDamagedCommentIsEIOForTheCommentOnly() throws {
+        let scratch = try Scratch()
+        let store = scratch.path + "/store/store.db"
+        do {
+            let first = try Mount(scratch: scratch, store: store)
+            defer { first.stop() }
+            let seed = "mkdir \"$MNT/p\" && printf value > \"$MNT/p/dev/S\" && setfattr -n user.infisical.comment -v old \"$MNT/p/dev/S\""
+            try #require(sh(seed, in: first).status == 0)
+        }
+        try damage("S", "comment", in: store)
+        let mount = try Mount(scratch: scratch, name: "again", store: store)
+        defer { mount.stop() }
+        let result = try sh(
+            """
+            F="$MNT/p/dev/S"
+            cat "$F"; echo
+            getfattr --absolute-names --only-values -n user.infisical.comment "$F"
+            setfattr -n user.infisical.comment -v new "$F" && getfattr --absolute-names --only-values -n user.infisical.comment "$F"
+            """, in: mount)
+        #expect(result.stdout == "value\nnew", "\(result.stdout)")
+        #expect(result.stderr.hasSuffix("Input/output error\n") && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+    }
+
     // MARK: A full disk
 
     @Test func aFullDiskIsENOSPCAndKeepsTheOldValue() throws {
