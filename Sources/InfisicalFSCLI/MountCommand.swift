@@ -137,9 +137,19 @@ struct MountCommand {
             return try openInfisical(logger: logger.named("infisical"))
         case .local:
             let path = request.resolvedLocalStore(environment: environment)
+            // The default place is infisicalfs's own folder, made when missing;
+            // a path the user gave must be in a folder that exists (a typo must
+            // not quietly start an empty store somewhere new).
+            let createMissingFolders = request.localStore == nil
             do {
-                let key = try LocalStoreKey.load(storePath: path, environment: environment, newKeyForExistingFile: false)
-                return (try LocalSecretStore(path: path, key: key, logger: logger.named("store")), nil, nil)
+                let key = try LocalStoreKey.load(
+                    storePath: path, environment: environment, newKeyForExistingFile: false,
+                    createMissingFolders: createMissingFolders)
+                return (
+                    try LocalSecretStore(
+                        path: path, key: key, logger: logger.named("store"), createMissingFolders: createMissingFolders),
+                    nil, nil
+                )
             } catch let mismatch as StoreKeyMismatch {
                 throw CommandFailure(.storeKeyMismatch, mismatch.reason)
             } catch {

@@ -79,9 +79,12 @@ enum FileSecurity {
         let folder = parent(of: path) ?? (path.hasPrefix("/") ? "/" : ".")
         guard let resolved = realpath(folder, nil) else {
             let failure = errno
-            throw BackendError(
-                failure == ENOENT ? .notFound : kind(of: failure),
-                "folder \(folder) of \(what) \(path) cannot be used: \(reason(failure))")
+            if failure == ENOENT {
+                throw BackendError(
+                    .notFound,
+                    "folder \(folder) of \(what) \(path) does not exist: make it (mkdir -m 700 \(folder)) or choose another path")
+            }
+            throw BackendError(kind(of: failure), "folder \(folder) of \(what) \(path) cannot be used: \(reason(failure))")
         }
         var current = String(cString: resolved)
         free(resolved)

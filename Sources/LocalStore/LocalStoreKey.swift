@@ -34,7 +34,12 @@ public enum LocalStoreKey {
             }
         }
         let keyPath = storePath + ".key"
-        if createMissingFolders { try FileSecurity.createParentFolders(of: keyPath) }
+        if createMissingFolders {
+            try FileSecurity.createParentFolders(of: keyPath)
+        } else {
+            // A missing folder is reported as the store's, which the user named.
+            try FileSecurity.checkFolders(above: storePath, what: "local store")
+        }
         try FileSecurity.checkFolders(above: keyPath, what: "key file")
         if !FileSecurity.exists(keyPath) {
             if !newKeyForExistingFile, FileSecurity.exists(storePath) {

@@ -116,6 +116,36 @@ struct LocalStoreIntegrityTests {
         #expect(fine.status == 0 && fineMounted, "\(fine.stderr)")
     }
 
+    // MARK: The store's folder
+
+    @Test func aMissingFolderOfAGivenStoreFailsTheMountAndIsNotMade() throws {
+        let scratch = try Scratch()
+        let mountpoint = try scratch.folder("mnt")
+        let store = scratch.path + "/typo/store.db"
+        let (result, mounted) = try mount(mountpoint, store: store)
+        #expect(result.status == 6 && !mounted, "\(result.stderr)")
+        #expect(
+            result.stderr.contains("folder \(scratch.path)/typo of local store \(store) does not exist"),
+            "\(result.stderr)")
+        #expect(result.stderr.split(separator: "\n").count == 1)
+        #expect(!FileManager.default.fileExists(atPath: scratch.path + "/typo"))
+    }
+
+    @Test func theDefaultStoreFolderIsMadeWhenMissing() throws {
+        let scratch = try Scratch()
+        let mountpoint = try scratch.folder("mnt")
+        let data = scratch.path + "/home/.local/share"
+        let result = try run(
+            infisicalfsBinary, ["mount", mountpoint, "--backend", "local"],
+            environment: environment(["XDG_DATA_HOME": data]))
+        #expect(result.status == 0, "\(result.stderr)")
+        defer { _ = try? run(infisicalfsBinary, ["unmount", mountpoint]) }
+        var info = stat()
+        #expect(stat(data + "/infisicalfs", &info) == 0 && info.st_mode & 0o777 == 0o700)
+        #expect(FileManager.default.fileExists(atPath: data + "/infisicalfs/store.db"))
+        #expect(FileManager.default.fileExists(atPath: data + "/infisicalfs/store.db.key"))
+    }
+
     // MARK: A damaged row
 
     /// Changes one byte of the sealed value (or comment) of every secret

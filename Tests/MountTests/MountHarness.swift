@@ -108,6 +108,12 @@ final class Mount {
     ) throws {
         mountpoint = try scratch.folder(name)
         self.store = backend?.store ?? store ?? scratch.path + "/store/store.db"
+        if backend == nil || backend?.kind == .local {
+            // A local store given by path must be in a folder that exists.
+            try FileManager.default.createDirectory(
+                atPath: URL(fileURLWithPath: self.store).deletingLastPathComponent().path,
+                withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
         logPath = scratch.path + "/\(name).log"
         _ = FileManager.default.createFile(atPath: logPath, contents: nil)
         process = Process()
