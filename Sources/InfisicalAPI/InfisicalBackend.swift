@@ -242,12 +242,9 @@ public final class InfisicalBackend: SecretBackend {
         // The create answer holds the stored (trimmed) value.
         return Self.secret(
             try client.send(
-                Endpoint(
-                    method: "POST", route: "/api/v3/secrets/raw/{secretName}",
-                    path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
-                    body: Self.writeBody(location, [
+                Self.secretEndpoint("POST", name, in: location, [
                         "secretValue": value, "secretComment": "", "skipMultilineEncoding": false,
-                    ])),
+                    ]),
                 as: SecretResponse.self
             ).secret)
     }
@@ -256,10 +253,7 @@ public final class InfisicalBackend: SecretBackend {
         try SecretValue.requireWithinLimit(value, of: name)
         let answer = Self.secret(
             try client.send(
-                Endpoint(
-                    method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
-                    path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
-                    body: Self.writeBody(location, ["secretValue": value])),
+                Self.secretEndpoint("PATCH", name, in: location, ["secretValue": value]),
                 as: SecretResponse.self
             ).secret)
         return try storedState(after: answer, sent: value, name: name, in: location)
@@ -287,10 +281,7 @@ public final class InfisicalBackend: SecretBackend {
     public func setComment(_ comment: String, of name: String, in location: SecretLocation) throws -> Secret {
         try SecretValue.requireWithinLimit(comment, of: name, what: "comment")
         try client.sendIgnoringBody(
-            Endpoint(
-                method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
-                path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
-                body: Self.writeBody(location, ["secretComment": comment])))
+            Self.secretEndpoint("PATCH", name, in: location, ["secretComment": comment]))
         do {
             return try getSecret(name, in: location, type: .shared)
         } catch {
@@ -303,10 +294,7 @@ public final class InfisicalBackend: SecretBackend {
 
     private func delete(_ name: String, in location: SecretLocation) throws(BackendError) {
         try client.sendIgnoringBody(
-            Endpoint(
-                method: "DELETE", route: "/api/v3/secrets/raw/{secretName}",
-                path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
-                body: Self.writeBody(location, [:])))
+            Self.secretEndpoint("DELETE", name, in: location, [:]))
     }
 
     /// A rename within a folder is one call (`newSecretName`) when the new
@@ -375,10 +363,7 @@ public final class InfisicalBackend: SecretBackend {
         if !tagIDs.isEmpty {
             do {
                 try client.sendIgnoringBody(
-                    Endpoint(
-                        method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
-                        path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
-                        body: Self.writeBody(target, ["tagIds": tagIDs])))
+                    Self.secretEndpoint("PATCH", name, in: target, ["tagIds": tagIDs]))
             } catch {
                 tagsSet = false
                 logger.warning("moved \(name) to \(target), but its tags could not be set again: \(error.reason)")
@@ -423,21 +408,16 @@ public final class InfisicalBackend: SecretBackend {
             "secretValue": original.secretValue, "secretComment": original.secretComment ?? "",
             "tagIds": (original.tags ?? []).compactMap(\.id),
         ]
-        let path = "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(newName))"
         /// What the target held before, to put back; nil when the move creates it.
         var replaced: SecretDTO?
         do {
             try client.sendIgnoringBody(
-                Endpoint(
-                    method: "POST", route: "/api/v3/secrets/raw/{secretName}", path: path,
-                    body: Self.writeBody(target, carried.merging(["skipMultilineEncoding": false]) { $1 })))
+                Self.secretEndpoint("POST", newName, in: target, carried.merging(["skipMultilineEncoding": false]) { $1 }))
         } catch {
             guard error.kind == .alreadyExists else { throw error }
             replaced = try secretDTO(newName, in: target, type: .shared)
             try client.sendIgnoringBody(
-                Endpoint(
-                    method: "PATCH", route: "/api/v3/secrets/raw/{secretName}", path: path,
-                    body: Self.writeBody(target, carried)))
+                Self.secretEndpoint("PATCH", newName, in: target, carried))
         }
         // Read before the delete: the answer describes the target as written.
         let written = readBack(
@@ -485,19 +465,16 @@ public final class InfisicalBackend: SecretBackend {
         _ replaced: SecretDTO?, of newName: String, in target: SecretLocation, movingFrom source: String,
         because failure: BackendError
     ) -> BackendError {
-        let path = "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(newName))"
         do throws(BackendError) {
             if let replaced {
                 guard replaced.secretValueHidden != true else {
                     throw BackendError(.permissionDenied, "its old value is hidden from this identity")
                 }
                 try client.sendIgnoringBody(
-                    Endpoint(
-                        method: "PATCH", route: "/api/v3/secrets/raw/{secretName}", path: path,
-                        body: Self.writeBody(target, [
+                    Self.secretEndpoint("PATCH", newName, in: target, [
                             "secretValue": replaced.secretValue, "secretComment": replaced.secretComment ?? "",
                             "tagIds": (replaced.tags ?? []).compactMap(\.id),
-                        ])))
+                        ]))
             } else {
                 try delete(newName, in: target)
             }
@@ -522,10 +499,7 @@ public final class InfisicalBackend: SecretBackend {
         let name = original.secretKey
         do {
             try client.sendIgnoringBody(
-                Endpoint(
-                    method: "PATCH", route: "/api/v3/secrets/raw/{secretName}",
-                    path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))",
-                    body: Self.writeBody(location, ["newSecretName": newName])))
+                Self.secretEndpoint("PATCH", name, in: location, ["newSecretName": newName]))
         } catch {
             if error.kind == .alreadyExists { return nil }
             throw error
@@ -541,6 +515,16 @@ public final class InfisicalBackend: SecretBackend {
             ("workspaceId", location.projectID), ("environment", location.environment),
             ("secretPath", location.path.description),
         ]
+    }
+
+    /// A call on one secret by name (`/api/v3/secrets/raw/{secretName}`),
+    /// its body the location's scope and `fields`.
+    private static func secretEndpoint(
+        _ method: String, _ name: String, in location: SecretLocation, _ fields: [String: any Encodable & Sendable]
+    ) -> Endpoint {
+        Endpoint(
+            method: method, route: "/api/v3/secrets/raw/{secretName}",
+            path: "/api/v3/secrets/raw/\(PercentEncoding.pathSegment(name))", body: writeBody(location, fields))
     }
 
     private static func writeBody(_ location: SecretLocation, _ fields: [String: any Encodable & Sendable])
