@@ -242,9 +242,9 @@ public final class InfisicalBackend: SecretBackend {
         // The create answer holds the stored (trimmed) value.
         return Self.secret(
             try client.send(
-                Self.secretEndpoint("POST", name, in: location, [
-                        "secretValue": value, "secretComment": "", "skipMultilineEncoding": false,
-                    ]),
+                Self.secretEndpoint(
+                    "POST", name, in: location,
+                    ["secretValue": value, "secretComment": "", "skipMultilineEncoding": false]),
                 as: SecretResponse.self
             ).secret)
     }
@@ -471,7 +471,9 @@ public final class InfisicalBackend: SecretBackend {
                     throw BackendError(.permissionDenied, "its old value is hidden from this identity")
                 }
                 try client.sendIgnoringBody(
-                    Self.secretEndpoint("PATCH", newName, in: target, [
+                    Self.secretEndpoint(
+                        "PATCH", newName, in: target,
+                        [
                             "secretValue": replaced.secretValue, "secretComment": replaced.secretComment ?? "",
                             "tagIds": (replaced.tags ?? []).compactMap(\.id),
                         ]))
