@@ -91,27 +91,36 @@ public final class SecretsFileSystem: FileSystemOperations {
     public func attributes(of inode: InodeNumber, handle: FuseHandle?, context: RequestContext) throws(Errno)
         -> (FileAttributes, timeout: Double)
     {
-        if let open = try openFileAttributes(inode, handle: handle) { return open }
-        let node = try node(inode)
+        // The node, and the open that answers for it if any, in one look.
+        let (last, openSize) = state.withLock { state -> ((node: Node, detached: Bool)?, Int?) in
+            guard let last = state.inodes.lastNode(inode) else { return (nil, nil) }
+            return (last, Self.openSize(of: inode, handle: handle, detached: last.detached, in: state))
+        }
+        guard let (node, detached) = last else { throw .noSuchFileOrDirectory }
+        if let openSize { return openFileAttributes(node, inode: inode, size: openSize, detached: detached) }
+        guard !detached else { throw .noSuchFileOrDirectory }
         return (try attributes(of: node, inode: inode), kernelTimeout(for: node))
     }
 
-    /// What an open secret shows, as on any POSIX file system, where an
-    /// open file keeps its inode until it is released: once its name was
-    /// removed or replaced, the open's own content, with no link (fstat(2)
-    /// reaches the daemon without the descriptor's handle: any open of the
-    /// inode answers); with a handle (ftruncate(2) and the kernel's own
-    /// checks send it), that open's size. Nil otherwise: the name's attributes.
-    func openFileAttributes(_ inode: InodeNumber, handle: FuseHandle?) throws(Errno) -> (FileAttributes, timeout: Double)? {
-        guard
-            let (size, node, detached) = state.withLock({ state -> (Int, Node, Bool)? in
-                guard let (node, detached) = state.inodes.lastNode(inode) else { return nil }
-                let file =
-                    handle.flatMap { state.openFiles[$0.rawValue] }.flatMap { $0.inode == inode ? $0 : nil }
-                    ?? (detached ? state.openFiles.values.first { $0.inode == inode } : nil)
-                return file.map { ($0.content.count, node, detached) }
-            })
-        else { return nil }
+    /// The size of the open that speaks for an inode, as on any POSIX file
+    /// system, where an open file keeps its inode until it is released: with
+    /// a handle (ftruncate(2) and the kernel's own checks send it), that
+    /// open; once the name was removed or replaced, any open of the inode
+    /// (fstat(2) reaches the daemon without the descriptor's handle). Nil
+    /// otherwise: the name's attributes answer.
+    private static func openSize(of inode: InodeNumber, handle: FuseHandle?, detached: Bool, in state: State) -> Int? {
+        let file =
+            handle.flatMap { state.openFiles[$0.rawValue] }.flatMap { $0.inode == inode ? $0 : nil }
+            ?? (detached ? state.openFiles.values.first { $0.inode == inode } : nil)
+        return file?.content.count
+    }
+
+    /// An open secret's attributes: the name's, with the open's size (kept
+    /// by the kernel only while the two agree); once no name leads to it,
+    /// the open's content with no link.
+    private func openFileAttributes(_ node: Node, inode: InodeNumber, size: Int, detached: Bool)
+        -> (FileAttributes, timeout: Double)
+    {
         if !detached, var attributes = try? attributes(of: node, inode: inode) {
             let agrees = attributes.size == UInt64(size)
             attributes.size = UInt64(size)
@@ -155,8 +164,7 @@ public final class SecretsFileSystem: FileSystemOperations {
                 try commit(content, as: name, in: location, isNew: false)
             }
         }
-        if let handle, let open = try openFileAttributes(inode, handle: handle) { return open }
-        return (try attributes(of: node, inode: inode), kernelTimeout(for: node))
+        return try attributes(of: inode, handle: handle, context: context)
     }
 
     public func statistics() -> FileSystemStatistics {
